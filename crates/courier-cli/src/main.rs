@@ -1,1 +1,53 @@
-fn main() {}
+//! The `courier` command: the node (`courier serve`) and the tools that talk to nodes
+//! and to any ONC RPC server (`courier ping`).
+
+mod ping;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// courier: interprocess communication over ONC RPC.
+#[derive(Parser)]
+#[command(name = "courier", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node: serves courier's programs on TCP and UDP until Ctrl-C or SIGTERM.
+    Serve(serve::Args),
+    /// Call procedure 0 (NULL) of a program, like `rpcinfo -t/-u`.
+    Ping(ping::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("courier: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Ping(args) => ping::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("courier: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! The request-reply protocol of RFC 5531 (ONC RPC version 2).
+//!
+//! - [`msg`]: the message format — call and reply headers, every status.
+//! - [`auth`]: credentials and verifiers — AUTH_NONE and AUTH_SYS.
+//! - [`client`]: `do_operation` and typed calls over TCP, UDP and Unix sockets.
+//! - [`server`]: `get_request`, `send_reply`, services and the dispatcher.
+//! - [`error`]: what a caller sees when a call fails.
+
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod msg;
+pub mod server;
+
+pub use auth::{AuthSys, Credentials, OpaqueAuth};
+pub use client::{CallOptions, Client, ClientConfig};
+pub use error::{CallError, ProcId};
+pub use server::{
+    encode_results, Call, DatagramEndpoint, Fault, Listening, Outcome, Procedures, Request, Server, ServerBuilder,
+    ServerConfig, Service, StreamEndpoint,
+};

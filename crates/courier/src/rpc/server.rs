@@ -1,0 +1,630 @@
+//! The server side of the request-reply protocol: `get_request`, `send_reply`, and the
+//! dispatcher built on them.
+//!
+//! The seed's two server operations are here under their own names. A
+//! [`StreamEndpoint`] (one TCP or Unix connection) or a [`DatagramEndpoint`] (one UDP
+//! socket) yields decoded calls from [`get_request`](StreamEndpoint::get_request); each
+//! [`Request`] is answered once with [`Request::send_reply`]. Protocol errors are
+//! answered there and then, as RFC 5531 asks: a call with RPC version other than 2
+//! gets RPC_MISMATCH, an undecodable credential gets AUTH_ERROR. A stream that breaks
+//! record marking (an oversized record, a flood of fragments, a record left half-sent
+//! past the record timeout) is closed; it never holds up another client, because every
+//! connection is served by its own task.
+//!
+//! A [`Server`] is the registry of [`Service`]s by (program, version) plus the serving
+//! loops: for each request it answers NULL (procedure 0) for every registered version,
+//! PROG_UNAVAIL and PROG_MISMATCH (with the lowest and highest registered versions) for
+//! the rest, and hands anything else to the service, one task per call, with at most
+//! [`ServerConfig::max_in_flight`] calls in progress per connection.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UdpSocket, UnixListener};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::codec::FramedRead;
+
+use super::auth::Credentials;
+use super::msg::{AcceptStat, AuthStat, CallHeader, Message, MessageError, RejectStat, ReplyBody, ReplyHeader, RPC_VERSION};
+use crate::transport::record::{self, RecordDecoder, RecordError};
+use crate::transport::{write_loop, Endpoint, Outgoing, Peer};
+
+/// A boxed future, as services return.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// What a procedure answers: encoded results, or the status that explains why not.
+pub type Outcome = Result<Bytes, Fault>;
+
+/// A reply other than SUCCESS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// PROG_UNAVAIL.
+    ProgUnavail,
+    /// PROG_MISMATCH with the versions served.
+    ProgMismatch {
+        /// The lowest version served.
+        low: u32,
+        /// The highest version served.
+        high: u32,
+    },
+    /// PROC_UNAVAIL.
+    ProcUnavail,
+    /// GARBAGE_ARGS: the arguments did not decode.
+    GarbageArgs,
+    /// SYSTEM_ERR.
+    SystemErr,
+    /// AUTH_ERROR: the credentials are refused.
+    Auth(AuthStat),
+}
+
+impl Fault {
+    fn reply_body(self) -> ReplyBody {
+        let accepted = |stat| ReplyBody::Accepted { verf: super::auth::OpaqueAuth::NONE, stat };
+        match self {
+            Fault::ProgUnavail => accepted(AcceptStat::ProgUnavail),
+            Fault::ProgMismatch { low, high } => accepted(AcceptStat::ProgMismatch { low, high }),
+            Fault::ProcUnavail => accepted(AcceptStat::ProcUnavail),
+            Fault::GarbageArgs => accepted(AcceptStat::GarbageArgs),
+            Fault::SystemErr => accepted(AcceptStat::SystemErr),
+            Fault::Auth(stat) => ReplyBody::Denied(RejectStat::AuthError(stat)),
+        }
+    }
+}
+
+/// A decoded call: what a procedure needs to know about its invocation.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The call header (xid, program, version, procedure, credential, verifier).
+    pub header: CallHeader,
+    /// The encoded arguments, a slice of the received message.
+    pub args: Bytes,
+    /// The caller's credentials, decoded.
+    pub credentials: Credentials,
+    /// Who called.
+    pub peer: Peer,
+}
+
+impl Call {
+    /// Decodes the arguments as `T`; anything undecodable, or bytes left over, is
+    /// GARBAGE_ARGS.
+    pub fn args<T: DeserializeOwned>(&self) -> Result<T, Fault> {
+        courier_xdr::from_bytes(self.args.clone()).map_err(|e| {
+            tracing::debug!(xid = self.header.xid, peer = %self.peer, error = %e, "garbage arguments");
+            Fault::GarbageArgs
+        })
+    }
+}
+
+/// Encodes results for an [`Outcome`]; a value that cannot be encoded is SYSTEM_ERR.
+pub fn encode_results<R: Serialize + ?Sized>(results: &R) -> Outcome {
+    courier_xdr::to_bytes(results).map_err(|e| {
+        tracing::warn!(error = %e, "cannot encode results");
+        Fault::SystemErr
+    })
+}
+
+/// A program version's procedures. Generated code implements it with a `match` on the
+/// procedure number; [`Procedures`] builds one from closures.
+pub trait Service: Send + Sync + 'static {
+    /// Runs procedure `call.header.proc` (never 0: the server answers NULL itself).
+    fn call(&self, call: Call) -> BoxFuture<Outcome>;
+}
+
+type Handler = Box<dyn Fn(Call) -> BoxFuture<Outcome> + Send + Sync>;
+
+/// A [`Service`] made of one closure per procedure.
+///
+/// ```
+/// use courier::rpc::Procedures;
+/// let echo = Procedures::new()
+///     .typed(1, |s: String| async move { s })
+///     .typed(2, |(a, b): (i32, i32)| async move { a + b });
+/// ```
+#[derive(Default)]
+pub struct Procedures {
+    handlers: HashMap<u32, Handler>,
+}
+
+impl Procedures {
+    /// No procedures yet.
+    pub fn new() -> Self {
+        Procedures::default()
+    }
+
+    /// Adds procedure `proc`, which sees the whole [`Call`] and answers an [`Outcome`].
+    pub fn raw<F, Fut>(mut self, proc: u32, f: F) -> Self
+    where
+        F: Fn(Call) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        self.handlers.insert(proc, Box::new(move |call| Box::pin(f(call))));
+        self
+    }
+
+    /// Adds procedure `proc` with typed arguments and results.
+    pub fn typed<A, R, F, Fut>(self, proc: u32, f: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.raw(proc, move |call: Call| {
+            let f = f.clone();
+            async move {
+                let args = call.args::<A>()?;
+                encode_results(&f(args).await)
+            }
+        })
+    }
+}
+
+impl Service for Procedures {
+    fn call(&self, call: Call) -> BoxFuture<Outcome> {
+        match self.handlers.get(&call.header.proc) {
+            Some(handler) => handler(call),
+            None => Box::pin(async { Err(Fault::ProcUnavail) }),
+        }
+    }
+}
+
+/// Limits and timeouts of a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The largest record accepted on a stream.
+    pub max_record: usize,
+    /// The most fragments in one record.
+    pub max_fragments: u32,
+    /// The largest fragment sent; longer replies are split.
+    pub max_fragment: usize,
+    /// The largest datagram received or sent.
+    pub max_datagram: usize,
+    /// How long a client may take to send a whole record once it has started one.
+    pub record_timeout: Duration,
+    /// The most calls in progress at once per connection (or per UDP socket); past it
+    /// the server stops reading from that client until a reply goes out.
+    pub max_in_flight: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_record: record::DEFAULT_MAX_RECORD,
+            max_fragments: record::DEFAULT_MAX_FRAGMENTS,
+            max_fragment: record::MAX_FRAGMENT,
+            max_datagram: 65_507,
+            record_timeout: Duration::from_secs(30),
+            max_in_flight: 128,
+        }
+    }
+}
+
+/// Where a reply goes.
+#[derive(Debug, Clone)]
+enum ReplyTo {
+    Stream { tx: mpsc::Sender<Outgoing>, max_fragment: usize },
+    Datagram { socket: Arc<UdpSocket>, to: SocketAddr },
+}
+
+impl ReplyTo {
+    /// Encodes and sends a reply. A client that has gone away loses its reply, nothing
+    /// else.
+    async fn send(&self, header: ReplyHeader, results: Bytes) {
+        match self {
+            ReplyTo::Stream { tx, max_fragment } => {
+                let mut head = BytesMut::with_capacity(64);
+                let start = record::begin_record(&mut head);
+                header.encode(&mut head);
+                let len = head.len() - record::HEADER + results.len();
+                let msg = if len <= (*max_fragment).min(record::MAX_FRAGMENT) {
+                    record::patch_header(&mut head, start, len);
+                    Outgoing { head: head.freeze(), body: results }
+                } else {
+                    head.extend_from_slice(&results);
+                    record::finish_record(&mut head, start, *max_fragment);
+                    Outgoing { head: head.freeze(), body: Bytes::new() }
+                };
+                let _ = tx.send(msg).await;
+            }
+            ReplyTo::Datagram { socket, to } => {
+                let mut buf = BytesMut::with_capacity(64 + results.len());
+                header.encode(&mut buf);
+                buf.extend_from_slice(&results);
+                if let Err(e) = socket.send_to(&buf, to).await {
+                    tracing::debug!(peer = %to, error = %e, "reply datagram not sent");
+                }
+            }
+        }
+    }
+}
+
+/// A call received by `get_request`, to be answered once with `send_reply`.
+#[derive(Debug)]
+pub struct Request {
+    /// The call.
+    pub call: Call,
+    reply_to: ReplyTo,
+}
+
+impl Request {
+    /// The seed's `sendReply`: answers the call with its outcome.
+    pub async fn send_reply(self, outcome: Outcome) {
+        let xid = self.call.header.xid;
+        let (header, results) = match outcome {
+            Ok(results) => (ReplyHeader::accepted(xid, AcceptStat::Success), results),
+            Err(fault) => (ReplyHeader { xid, body: fault.reply_body() }, Bytes::new()),
+        };
+        self.reply_to.send(header, results).await;
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// The peer broke record marking.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The peer started a record and did not finish it in time.
+    #[error("record not completed within {0:?}")]
+    RecordTimeout(Duration),
+    /// The peer sent something that is not an RPC call.
+    #[error(transparent)]
+    Message(#[from] MessageError),
+}
+
+/// Turns a received message into a request, or answers a protocol error itself.
+/// `Ok(None)`: the message was dealt with (or ignored); `Err`: the peer is broken.
+async fn accept_message(msg: Bytes, peer: &Peer, reply_to: &ReplyTo) -> Result<Option<Request>, MessageError> {
+    match Message::decode(msg) {
+        Ok(Message::Call { header, args }) => match Credentials::from_opaque(&header.cred) {
+            Ok(credentials) => Ok(Some(Request {
+                call: Call { header, args, credentials, peer: peer.clone() },
+                reply_to: reply_to.clone(),
+            })),
+            Err(e) => {
+                tracing::debug!(%peer, xid = header.xid, error = %e, "undecodable AUTH_SYS credential");
+                let denied = ReplyBody::Denied(RejectStat::AuthError(AuthStat::BadCred));
+                reply_to.send(ReplyHeader { xid: header.xid, body: denied }, Bytes::new()).await;
+                Ok(None)
+            }
+        },
+        Ok(Message::Reply { header, .. }) => {
+            tracing::debug!(%peer, xid = header.xid, "ignoring a reply sent to a server");
+            Ok(None)
+        }
+        // RFC 5531 §9: a call with the wrong RPC version is answered RPC_MISMATCH.
+        Err(MessageError::RpcVersion { xid, version }) => {
+            tracing::debug!(%peer, xid, version, "RPC version mismatch");
+            let body = ReplyBody::Denied(RejectStat::RpcMismatch { low: RPC_VERSION, high: RPC_VERSION });
+            reply_to.send(ReplyHeader { xid, body }, Bytes::new()).await;
+            Ok(None)
+        }
+        Err(MessageError::BadAuth { xid, source }) => {
+            tracing::debug!(%peer, xid, error = %source, "malformed credential");
+            let body = ReplyBody::Denied(RejectStat::AuthError(AuthStat::BadCred));
+            reply_to.send(ReplyHeader { xid, body }, Bytes::new()).await;
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// One stream connection (TCP or Unix) seen from the server: a source of requests.
+pub struct StreamEndpoint<R> {
+    frames: FramedRead<R, RecordDecoder>,
+    peer: Peer,
+    reply_to: ReplyTo,
+    record_timeout: Duration,
+    writer: JoinHandle<()>,
+}
+
+impl<R: AsyncRead + Unpin> StreamEndpoint<R> {
+    /// Serves RPC on a stream split into its read and write halves.
+    pub fn new<W>(read: R, write: W, peer: Peer, config: &ServerConfig) -> Self
+    where
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(config.max_in_flight.max(1));
+        let writer = tokio::spawn({
+            let peer = peer.clone();
+            async move {
+                if let Err(e) = write_loop(write, rx).await {
+                    tracing::debug!(%peer, error = %e, "connection write failed");
+                }
+            }
+        });
+        StreamEndpoint {
+            frames: FramedRead::new(read, RecordDecoder::new(config.max_record, config.max_fragments)),
+            peer,
+            reply_to: ReplyTo::Stream { tx, max_fragment: config.max_fragment },
+            record_timeout: config.record_timeout,
+            writer,
+        }
+    }
+
+    /// The client at the other end.
+    pub fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    /// The seed's `getRequest`: waits for the next call. `Ok(None)` when the client
+    /// closed the connection; an error when it broke the protocol (the connection is
+    /// then unusable and should be dropped).
+    pub async fn get_request(&mut self) -> Result<Option<Request>, ConnectionError> {
+        loop {
+            let next = if self.frames.decoder().in_record() || !self.frames.read_buffer().is_empty() {
+                // A record has begun: it must be complete within the record timeout.
+                let deadline = Instant::now() + self.record_timeout;
+                tokio::time::timeout_at(deadline, self.frames.next())
+                    .await
+                    .map_err(|_| ConnectionError::RecordTimeout(self.record_timeout))?
+            } else {
+                self.frames.next().await
+            };
+            let Some(record) = next.transpose()? else { return Ok(None) };
+            if let Some(request) = accept_message(record, &self.peer, &self.reply_to).await? {
+                return Ok(Some(request));
+            }
+        }
+    }
+
+    /// Stops the writer once every reply already queued is written.
+    async fn close(self) {
+        drop(self.reply_to);
+        let _ = self.writer.await;
+    }
+}
+
+/// A UDP socket seen from the server: a source of requests from any client.
+pub struct DatagramEndpoint {
+    socket: Arc<UdpSocket>,
+    buf: Vec<u8>,
+    max_datagram: usize,
+}
+
+impl DatagramEndpoint {
+    /// Serves RPC on a bound UDP socket.
+    pub fn new(socket: UdpSocket, config: &ServerConfig) -> Self {
+        DatagramEndpoint { socket: Arc::new(socket), buf: vec![0; config.max_datagram + 1], max_datagram: config.max_datagram }
+    }
+
+    /// The address the socket is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// The seed's `getRequest`: waits for the next call from any client. Malformed and
+    /// oversized datagrams are dropped (or answered, when RFC 5531 says so).
+    pub async fn get_request(&mut self) -> io::Result<Request> {
+        loop {
+            let (n, from) = self.socket.recv_from(&mut self.buf).await?;
+            if n > self.max_datagram {
+                tracing::debug!(peer = %from, "dropping an oversized datagram");
+                continue;
+            }
+            let reply_to = ReplyTo::Datagram { socket: self.socket.clone(), to: from };
+            let msg = Bytes::copy_from_slice(&self.buf[..n]);
+            match accept_message(msg, &Peer::Udp(from), &reply_to).await {
+                Ok(Some(request)) => return Ok(request),
+                Ok(None) => {}
+                Err(e) => tracing::debug!(peer = %from, error = %e, "dropping a malformed datagram"),
+            }
+        }
+    }
+}
+
+/// The registry of services and the loops that serve them.
+#[derive(Clone, Default)]
+pub struct Server {
+    programs: Arc<HashMap<u32, BTreeMap<u32, Arc<dyn Service>>>>,
+    config: Arc<ServerConfig>,
+}
+
+/// Builds a [`Server`]: register services, then [`ServerBuilder::build`].
+#[derive(Default)]
+pub struct ServerBuilder {
+    programs: HashMap<u32, BTreeMap<u32, Arc<dyn Service>>>,
+    config: ServerConfig,
+}
+
+impl ServerBuilder {
+    /// Serves `service` as version `vers` of program `prog`, replacing any before it.
+    pub fn register(mut self, prog: u32, vers: u32, service: impl Service) -> Self {
+        self.programs.entry(prog).or_default().insert(vers, Arc::new(service));
+        self
+    }
+
+    /// Uses these limits and timeouts.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The server.
+    pub fn build(self) -> Server {
+        Server { programs: Arc::new(self.programs), config: Arc::new(self.config) }
+    }
+}
+
+/// A listening endpoint of a running server; dropping it stops accepting.
+#[derive(Debug)]
+pub struct Listening {
+    endpoint: Endpoint,
+    task: JoinHandle<()>,
+}
+
+impl Listening {
+    /// Where it listens, with the port actually bound.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Server {
+    /// A builder.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// The server's limits and timeouts.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The (program, version) pairs served, in order.
+    pub fn registrations(&self) -> Vec<(u32, u32)> {
+        let mut all: Vec<_> =
+            self.programs.iter().flat_map(|(p, versions)| versions.keys().map(move |v| (*p, *v))).collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// Answers one call: NULL for every registered version, PROG_UNAVAIL and
+    /// PROG_MISMATCH from the registry, anything else from the service.
+    pub async fn dispatch(&self, call: Call) -> Outcome {
+        let Some(versions) = self.programs.get(&call.header.prog) else { return Err(Fault::ProgUnavail) };
+        let Some(service) = versions.get(&call.header.vers) else {
+            let low = versions.keys().next().copied().unwrap_or(0);
+            let high = versions.keys().next_back().copied().unwrap_or(0);
+            return Err(Fault::ProgMismatch { low, high });
+        };
+        if call.header.proc == 0 {
+            return Ok(Bytes::new());
+        }
+        service.call(call).await
+    }
+
+    /// Binds `endpoint` and serves it in the background.
+    pub async fn listen(&self, endpoint: &Endpoint) -> io::Result<Listening> {
+        let (endpoint, task) = match endpoint {
+            Endpoint::Tcp(addr) => {
+                let listener = TcpListener::bind(addr).await?;
+                let bound = Endpoint::Tcp(listener.local_addr()?);
+                (bound, tokio::spawn(self.clone().serve_tcp(listener)))
+            }
+            Endpoint::Udp(addr) => {
+                let socket = UdpSocket::bind(addr).await?;
+                let bound = Endpoint::Udp(socket.local_addr()?);
+                (bound, tokio::spawn(self.clone().serve_udp(socket)))
+            }
+            Endpoint::Unix(path) => {
+                let listener = bind_unix(path)?;
+                (Endpoint::Unix(path.clone()), tokio::spawn(self.clone().serve_unix(listener)))
+            }
+        };
+        Ok(Listening { endpoint, task })
+    }
+
+    /// Accepts TCP connections and serves each in its own task.
+    pub async fn serve_tcp(self, listener: TcpListener) {
+        loop {
+            match listener.accept().await {
+                Ok((stream, addr)) => {
+                    let _ = stream.set_nodelay(true);
+                    let (r, w) = stream.into_split();
+                    let endpoint = StreamEndpoint::new(r, w, Peer::Tcp(addr), &self.config);
+                    tokio::spawn(self.clone().serve_stream(endpoint));
+                }
+                Err(e) => accept_failed(e).await,
+            }
+        }
+    }
+
+    /// Accepts Unix-socket connections and serves each in its own task.
+    pub async fn serve_unix(self, listener: UnixListener) {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let (r, w) = stream.into_split();
+                    let endpoint = StreamEndpoint::new(r, w, Peer::Unix, &self.config);
+                    tokio::spawn(self.clone().serve_stream(endpoint));
+                }
+                Err(e) => accept_failed(e).await,
+            }
+        }
+    }
+
+    /// Serves one connection: `get_request`, dispatch in a task, `send_reply`.
+    pub async fn serve_stream<R: AsyncRead + Unpin>(self, mut endpoint: StreamEndpoint<R>) {
+        let in_flight = Arc::new(Semaphore::new(self.config.max_in_flight.max(1)));
+        loop {
+            let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+            match endpoint.get_request().await {
+                Ok(Some(request)) => {
+                    let server = self.clone();
+                    tokio::spawn(async move {
+                        let outcome = server.dispatch(request.call.clone()).await;
+                        request.send_reply(outcome).await;
+                        drop(permit);
+                    });
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::info!(peer = %endpoint.peer(), error = %e, "closing connection");
+                    break;
+                }
+            }
+        }
+        endpoint.close().await;
+    }
+
+    /// Serves a UDP socket: every datagram's call is dispatched in its own task.
+    pub async fn serve_udp(self, socket: UdpSocket) {
+        let mut endpoint = DatagramEndpoint::new(socket, &self.config);
+        let in_flight = Arc::new(Semaphore::new(self.config.max_in_flight.max(1)));
+        loop {
+            let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+            match endpoint.get_request().await {
+                Ok(request) => {
+                    let server = self.clone();
+                    tokio::spawn(async move {
+                        let outcome = server.dispatch(request.call.clone()).await;
+                        request.send_reply(outcome).await;
+                        drop(permit);
+                    });
+                }
+                Err(e) => accept_failed(e).await,
+            }
+        }
+    }
+}
+
+/// Binds a Unix socket, replacing a stale socket file left by an earlier process.
+fn bind_unix(path: &Path) -> io::Result<UnixListener> {
+    match UnixListener::bind(path) {
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse && std::os::unix::net::UnixStream::connect(path).is_err() => {
+            std::fs::remove_file(path)?;
+            UnixListener::bind(path)
+        }
+        other => other,
+    }
+}
+
+/// Accept errors (out of file descriptors, say) are transient: log and pause briefly
+/// instead of spinning.
+async fn accept_failed(e: io::Error) {
+    tracing::warn!(error = %e, "accept failed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
