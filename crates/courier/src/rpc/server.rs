@@ -27,15 +27,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, UdpSocket, UnixListener};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_util::codec::FramedRead;
+use tokio_util::codec::Decoder;
 
 use super::auth::Credentials;
 use super::msg::{AcceptStat, AuthStat, CallHeader, Message, MessageError, RejectStat, ReplyBody, ReplyHeader, RPC_VERSION};
@@ -283,6 +282,9 @@ pub enum ConnectionError {
     /// The peer started a record and did not finish it in time.
     #[error("record not completed within {0:?}")]
     RecordTimeout(Duration),
+    /// The peer closed the connection in the middle of a record.
+    #[error("connection closed in the middle of a record")]
+    Truncated,
     /// The peer sent something that is not an RPC call.
     #[error(transparent)]
     Message(#[from] MessageError),
@@ -327,7 +329,11 @@ async fn accept_message(msg: Bytes, peer: &Peer, reply_to: &ReplyTo) -> Result<O
 
 /// One stream connection (TCP or Unix) seen from the server: a source of requests.
 pub struct StreamEndpoint<R> {
-    frames: FramedRead<R, RecordDecoder>,
+    read: R,
+    buf: BytesMut,
+    decoder: RecordDecoder,
+    /// When the record being received must be complete.
+    deadline: Option<Instant>,
     peer: Peer,
     reply_to: ReplyTo,
     record_timeout: Duration,
@@ -350,7 +356,10 @@ impl<R: AsyncRead + Unpin> StreamEndpoint<R> {
             }
         });
         StreamEndpoint {
-            frames: FramedRead::new(read, RecordDecoder::new(config.max_record, config.max_fragments)),
+            read,
+            buf: BytesMut::with_capacity(64 * 1024),
+            decoder: RecordDecoder::new(config.max_record, config.max_fragments),
+            deadline: None,
             peer,
             reply_to: ReplyTo::Stream { tx, max_fragment: config.max_fragment },
             record_timeout: config.record_timeout,
@@ -368,18 +377,34 @@ impl<R: AsyncRead + Unpin> StreamEndpoint<R> {
     /// then unusable and should be dropped).
     pub async fn get_request(&mut self) -> Result<Option<Request>, ConnectionError> {
         loop {
-            let next = if self.frames.decoder().in_record() || !self.frames.read_buffer().is_empty() {
-                // A record has begun: it must be complete within the record timeout.
-                let deadline = Instant::now() + self.record_timeout;
-                tokio::time::timeout_at(deadline, self.frames.next())
+            let Some(record) = self.next_record().await? else { return Ok(None) };
+            if let Some(request) = accept_message(record, &self.peer, &self.reply_to).await? {
+                return Ok(Some(request));
+            }
+        }
+    }
+
+    /// The next whole record. Once a record has begun, all of it must arrive within
+    /// the record timeout, however slowly its bytes trickle in.
+    async fn next_record(&mut self) -> Result<Option<Bytes>, ConnectionError> {
+        loop {
+            if let Some(record) = self.decoder.decode(&mut self.buf)? {
+                self.deadline = None;
+                return Ok(Some(record));
+            }
+            let read = if self.decoder.in_record() || !self.buf.is_empty() {
+                let deadline = *self.deadline.get_or_insert_with(|| Instant::now() + self.record_timeout);
+                tokio::time::timeout_at(deadline, self.read.read_buf(&mut self.buf))
                     .await
                     .map_err(|_| ConnectionError::RecordTimeout(self.record_timeout))?
             } else {
-                self.frames.next().await
+                self.read.read_buf(&mut self.buf).await
             };
-            let Some(record) = next.transpose()? else { return Ok(None) };
-            if let Some(request) = accept_message(record, &self.peer, &self.reply_to).await? {
-                return Ok(Some(request));
+            if read.map_err(RecordError::Io)? == 0 {
+                return match self.decoder.in_record() || !self.buf.is_empty() {
+                    true => Err(ConnectionError::Truncated),
+                    false => Ok(None),
+                };
             }
         }
     }

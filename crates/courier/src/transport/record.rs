@@ -13,8 +13,10 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 /// The default largest record accepted: 4 MiB.
 pub const DEFAULT_MAX_RECORD: usize = 4 << 20;
 /// The default most fragments in one record. libtirpc sends 65 532-byte fragments, so a
-/// 4 MiB record from it has 65; 1 024 leaves room for small-fragment senders.
-pub const DEFAULT_MAX_FRAGMENTS: u32 = 1024;
+/// 4 MiB record from it has 65; 8 192 leaves room for small-fragment senders (a 4 MiB
+/// record in 512-byte fragments) while a flood of empty fragments is cut off after
+/// 32 KiB of headers.
+pub const DEFAULT_MAX_FRAGMENTS: u32 = 8192;
 /// The largest fragment the header can describe.
 pub const MAX_FRAGMENT: usize = 0x7fff_ffff;
 const LAST_FRAGMENT: u32 = 0x8000_0000;
