@@ -1,0 +1,346 @@
+//! Interoperability with the C ONC RPC stack Linux ships: a C client and a C server
+//! built by `rpcgen` and libtirpc from `interop/interop.x` (see `interop/README.md`),
+//! against courier's server and client, over TCP and UDP on 127.0.0.1.
+//!
+//! Values are compared exactly, through a canonical text both sides print (floats as
+//! bit patterns): the C client prints what it decoded from courier, the C server
+//! describes what it decoded from courier, so an encoding bug on either courier side
+//! shows up even if a matching decoding bug would hide it in an echo.
+//!
+//! Needs gcc, rpcgen, pkg-config and libtirpc-dev (`scripts/test` installs them).
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use courier::rpc::{AuthSys, CallError, Client, ClientConfig, Credentials, Procedures, Server};
+use courier::transport::Endpoint;
+use courier_xdr::{xdr_enum, xdr_union, BoundedString, BoundedVec, FixedOpaque, Opaque, OptionalList};
+use serde::{Deserialize, Serialize};
+
+const PROG: u32 = 0x2043_4F55;
+const VERS: u32 = 1;
+const ECHO_PRIMS: u32 = 1;
+const ECHO_COMPLEX: u32 = 2;
+const DESCRIBE: u32 = 3;
+const ECHO_BIG: u32 = 4;
+const WHOAMI: u32 = 5;
+
+xdr_enum! {
+    enum Color { Red = 1, Green = 2, Blue = 4 }
+}
+
+xdr_union! {
+    #[derive(Debug, Clone, PartialEq)]
+    enum Shape switch (i32) {
+        case 1 => Circle(f64),
+        case 2 => Side2(i32),
+        case 3 => Side3(i32),
+        case 0 => Empty,
+        default => Note(BoundedString<64>),
+    }
+}
+
+xdr_union! {
+    #[derive(Debug, Clone, PartialEq)]
+    enum Tint switch (Color) {
+        case Color::Red => Level(i32),
+        case Color::Green => Plain,
+        default => Other(u32),
+    }
+}
+
+xdr_union! {
+    #[derive(Debug, Clone, PartialEq)]
+    enum Flag switch (bool) {
+        case true => Set(i64),
+        case false => Unset,
+    }
+}
+
+xdr_union! {
+    #[derive(Debug, Clone, PartialEq)]
+    enum Tag switch (u32) {
+        case 7 => Seven(f32),
+        default => Unknown,
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+struct Prims {
+    i: i32,
+    u: u32,
+    h: i64,
+    uh: u64,
+    f: f32,
+    d: f64,
+    b: bool,
+    c: Color,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+struct Complex {
+    id: FixedOpaque<6>,
+    blob: Opaque<64>,
+    title: BoundedString<64>,
+    triple: [i32; 3],
+    counts: BoundedVec<i32, 16>,
+    names: BoundedVec<BoundedString<64>, 4>,
+    s: Shape,
+    t: Tint,
+    fl: Flag,
+    tg: Tag,
+    list: OptionalList<i32>,
+    extra: Option<Box<Prims>>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+struct WhoamiRes {
+    flavor: u32,
+    stamp: u32,
+    machine: BoundedString<255>,
+    uid: u32,
+    gid: u32,
+    gids: BoundedVec<u32, 16>,
+}
+
+fn sample_prims() -> Prims {
+    Prims {
+        i: -123_456_789,
+        u: 4_000_000_000,
+        h: -9_007_199_254_740_993,
+        uh: u64::MAX,
+        f: f32::from_bits(0x8000_0001),
+        d: f64::from_bits(0x4009_21fb_5444_2d18),
+        b: true,
+        c: Color::Blue,
+    }
+}
+
+fn sample_complex() -> Complex {
+    let name = |s: &str| BoundedString::new(s).unwrap();
+    Complex {
+        id: FixedOpaque([1, 2, 3, 4, 5, 6]),
+        blob: Opaque::new(vec![0xde, 0xad, 0xbe, 0xef, 0, 0xff]).unwrap(),
+        title: name("courier/interop"),
+        triple: [-1, 0, i32::MAX],
+        counts: BoundedVec::new(vec![1, 2, 3, 4, 5]).unwrap(),
+        names: BoundedVec::new(vec![name("alpha"), name(""), name("gamma")]).unwrap(),
+        s: Shape::Side3(-42),
+        t: Tint::Other(Color::Blue, 77),
+        fl: Flag::Set(-5_000_000_000),
+        tg: Tag::Seven(f32::from_bits(0x4049_0fdb)),
+        list: OptionalList(vec![10, 20, 30, -40]),
+        extra: Some(Box::new(sample_prims())),
+    }
+}
+
+/// The sample's canonical text, as `interop/README.md` defines it (written out, not
+/// computed, so that `describe` itself is checked too).
+const SAMPLE_TEXT: &str = "id=010203040506|blob=deadbeef00ff|title=courier/interop|triple=-1,0,2147483647|counts=1,2,3,4,5|names=alpha,,gamma|s=3:-42|t=4:77|fl=1:-5000000000|tg=7:0x40490fdb|list=10,20,30,-40|extra=i=-123456789 u=4000000000 h=-9007199254740993 uh=18446744073709551615 f=0x80000001 d=0x400921fb54442d18 b=1 c=4";
+
+fn describe_prims(p: &Prims) -> String {
+    format!(
+        "i={} u={} h={} uh={} f={:#010x} d={:#018x} b={} c={}",
+        p.i,
+        p.u,
+        p.h,
+        p.uh,
+        p.f.to_bits(),
+        p.d.to_bits(),
+        u8::from(p.b),
+        p.c.value()
+    )
+}
+
+fn join<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
+    items.into_iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+}
+
+fn describe_complex(c: &Complex) -> String {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let s = match &c.s {
+        Shape::Circle(r) => format!("1:{:#018x}", r.to_bits()),
+        Shape::Side2(n) => format!("2:{n}"),
+        Shape::Side3(n) => format!("3:{n}"),
+        Shape::Empty => "0:void".into(),
+        Shape::Note(k, note) => format!("{k}:{note}"),
+    };
+    let t = match &c.t {
+        Tint::Level(l) => format!("1:{l}"),
+        Tint::Plain => "2:void".into(),
+        Tint::Other(k, o) => format!("{}:{o}", k.value()),
+    };
+    let fl = match c.fl {
+        Flag::Set(v) => format!("1:{v}"),
+        Flag::Unset => "0:void".into(),
+    };
+    let tg = match c.tg {
+        Tag::Seven(f) => format!("7:{:#010x}", f.to_bits()),
+        Tag::Unknown(k) => format!("{k}:void"),
+    };
+    format!(
+        "id={}|blob={}|title={}|triple={}|counts={}|names={}|s={s}|t={t}|fl={fl}|tg={tg}|list={}|extra={}",
+        hex(&c.id[..]),
+        hex(&c.blob),
+        c.title,
+        join(c.triple),
+        join(c.counts.iter()),
+        join(c.names.iter()),
+        join(c.list.iter()),
+        c.extra.as_deref().map_or("none".into(), describe_prims)
+    )
+}
+
+fn big(n: usize) -> Opaque {
+    Opaque::from((0..n).map(|k| (k * 7 + 3) as u8).collect::<Vec<u8>>())
+}
+
+/// Builds the C peers once per test run.
+fn c_peers() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("interop-c");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/build.sh");
+        let status = Command::new("bash").arg(script).arg(&out).status().expect("run build.sh");
+        assert!(status.success(), "building the C peers failed: are gcc, rpcgen and libtirpc-dev installed?");
+        out
+    })
+}
+
+fn courier_service() -> Procedures {
+    Procedures::new()
+        .typed(ECHO_PRIMS, |p: Prims| async move { p })
+        .typed(ECHO_COMPLEX, |c: Complex| async move { c })
+        .typed(DESCRIBE, |c: Complex| async move { describe_complex(&c) })
+        .typed(ECHO_BIG, |b: Opaque| async move { b })
+        .raw(WHOAMI, |call| async move {
+            let mut res = WhoamiRes { flavor: call.credentials.flavor(), ..WhoamiRes::default() };
+            if let Credentials::Sys(sys) = &call.credentials {
+                res.stamp = sys.stamp;
+                res.machine = BoundedString::new(sys.machine_name.clone()).map_err(|_| courier::rpc::Fault::SystemErr)?;
+                res.uid = sys.uid;
+                res.gid = sys.gid;
+                res.gids = BoundedVec::new(sys.gids.clone()).map_err(|_| courier::rpc::Fault::SystemErr)?;
+            }
+            courier::rpc::encode_results(&res)
+        })
+}
+
+fn run_c_client(proto: &str, port: u16, args: &[&str]) -> String {
+    let output = Command::new(c_peers().join("interop_client"))
+        .args([proto, "127.0.0.1", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("run interop_client");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "interop_client {proto} {args:?} failed: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_c_client_calls_the_courier_server() {
+    assert_eq!(describe_complex(&sample_complex()), SAMPLE_TEXT);
+    let server = Server::builder().register(PROG, VERS, courier_service()).build();
+    let tcp = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let udp = server.listen(&"udp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let port = |e: &Endpoint| match e {
+        Endpoint::Tcp(a) | Endpoint::Udp(a) => a.port(),
+        Endpoint::Unix(_) => unreachable!(),
+    };
+    let prims_line = format!("echo={}\n", describe_prims(&sample_prims()));
+    let complex_lines = format!("echo={SAMPLE_TEXT}\ndescribe={SAMPLE_TEXT}\n");
+    for (proto, port, big_len) in [("tcp", port(tcp.endpoint()), "1048576"), ("udp", port(udp.endpoint()), "30000")] {
+        let c = |args: &'static [&'static str]| tokio::task::spawn_blocking(move || run_c_client(proto, port, args));
+        assert_eq!(c(&["null"]).await.unwrap(), "null=ok\n");
+        assert_eq!(c(&["prims"]).await.unwrap(), prims_line);
+        assert_eq!(c(&["complex"]).await.unwrap(), complex_lines, "over {proto}");
+        let big = tokio::task::spawn_blocking(move || run_c_client(proto, port, &["big", big_len])).await.unwrap();
+        assert_eq!(big, format!("big={big_len} match\n"));
+        assert_eq!(c(&["whoami"]).await.unwrap(), "flavor=1 machine=interop-host uid=1234 gid=5678 gids=10,20,30\n");
+        assert_eq!(c(&["badproc"]).await.unwrap(), "error=10\n", "PROC_UNAVAIL over {proto}");
+        assert_eq!(c(&["badvers"]).await.unwrap(), "error=9 low=1 high=1\n", "PROG_MISMATCH over {proto}");
+        assert_eq!(c(&["garbage"]).await.unwrap(), "error=11\n", "GARBAGE_ARGS over {proto}");
+    }
+}
+
+/// A running C server, killed when dropped.
+struct CServer {
+    child: Child,
+    tcp: u16,
+    udp: u16,
+}
+
+impl CServer {
+    fn start() -> CServer {
+        let mut child = Command::new(c_peers().join("interop_server")).stdout(Stdio::piped()).spawn().expect("start interop_server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = |key: &str| {
+            line.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(key))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("interop_server printed {line:?}"))
+        };
+        let (tcp, udp) = (port("tcp="), port("udp="));
+        CServer { child, tcp, udp }
+    }
+}
+
+impl Drop for CServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_courier_client_calls_the_c_server() {
+    let c = CServer::start();
+    let sys = AuthSys { stamp: 99, machine_name: "courier-host".into(), uid: 4321, gid: 8765, gids: vec![7, 8] };
+    for (endpoint, big_len) in [(Endpoint::Tcp(([127, 0, 0, 1], c.tcp).into()), 1 << 20), (Endpoint::Udp(([127, 0, 0, 1], c.udp).into()), 30_000)] {
+        let client = Client::connect(&endpoint, ClientConfig::default()).await.unwrap();
+        client.null(PROG, VERS).await.unwrap();
+        let prims: Prims = client.call(PROG, VERS, ECHO_PRIMS, &sample_prims()).await.unwrap();
+        assert_eq!(describe_prims(&prims), describe_prims(&sample_prims()));
+        let complex: Complex = client.call(PROG, VERS, ECHO_COMPLEX, &sample_complex()).await.unwrap();
+        assert_eq!(complex, sample_complex(), "echo over {endpoint}");
+        let text: String = client.call(PROG, VERS, DESCRIBE, &sample_complex()).await.unwrap();
+        assert_eq!(text, SAMPLE_TEXT, "what the C server decoded over {endpoint}");
+        let data = big(big_len);
+        let echoed: Opaque = client.call(PROG, VERS, ECHO_BIG, &data).await.unwrap();
+        assert!(echoed == data, "big echo over {endpoint} differs");
+
+        let err = client.call::<_, ()>(PROG, VERS, 99, &()).await.unwrap_err();
+        assert!(matches!(err, CallError::ProcUnavail { .. }), "{err}");
+        let err = client.null(PROG, 2).await.unwrap_err();
+        assert!(matches!(err, CallError::ProgMismatch { low: 1, high: 1, .. }), "{err}");
+        let err = client.null(PROG + 1, 1).await.unwrap_err();
+        assert!(matches!(err, CallError::ProgUnavail { .. }), "{err}");
+
+        let none: WhoamiRes = client.call(PROG, VERS, WHOAMI, &()).await.unwrap();
+        assert_eq!(none, WhoamiRes::default(), "AUTH_NONE over {endpoint}");
+        let config = ClientConfig { credential: sys.to_opaque_auth().unwrap(), ..ClientConfig::default() };
+        let authed = Client::connect(&endpoint, config).await.unwrap();
+        let seen: WhoamiRes = authed.call(PROG, VERS, WHOAMI, &()).await.unwrap();
+        let expected = WhoamiRes {
+            flavor: 1,
+            stamp: 99,
+            machine: BoundedString::new("courier-host").unwrap(),
+            uid: 4321,
+            gid: 8765,
+            gids: BoundedVec::new(vec![7, 8]).unwrap(),
+        };
+        assert_eq!(seen, expected, "AUTH_SYS over {endpoint}");
+    }
+    // Garbage arguments, over TCP only: libtirpc's UDP server decodes past the end of the
+    // datagram (from its stale receive buffer), so it cannot report GARBAGE_ARGS there.
+    let client = Client::connect(&Endpoint::Tcp(([127, 0, 0, 1], c.tcp).into()), ClientConfig::default()).await.unwrap();
+    let err = client.call::<_, Prims>(PROG, VERS, ECHO_PRIMS, &42i32).await.unwrap_err();
+    assert!(matches!(err, CallError::GarbageArgs { .. }), "{err}");
+}
