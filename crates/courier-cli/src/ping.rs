@@ -52,7 +52,11 @@ fn resolve(target: &str) -> anyhow::Result<SocketAddr> {
         Some((host, port)) => (host, port.parse().with_context(|| format!("`{port}` is not a port"))?),
         None => (target, crate::serve::DEFAULT_PORT),
     };
-    (host, port).to_socket_addrs().with_context(|| format!("cannot resolve `{host}`"))?.next().with_context(|| format!("`{host}` has no address"))
+    (host, port)
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve `{host}`"))?
+        .next()
+        .with_context(|| format!("`{host}` has no address"))
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -91,7 +95,9 @@ fn report(prog: u32, vers: u32, proto: &str, result: Result<(), CallError>) -> E
         Err(e) => {
             let why = match &e {
                 CallError::ProgUnavail { .. } => "program not available".to_owned(),
-                CallError::ProgMismatch { low, high, .. } => format!("program/version mismatch; low version = {low}, high version = {high}"),
+                CallError::ProgMismatch { low, high, .. } => {
+                    format!("program/version mismatch; low version = {low}, high version = {high}")
+                }
                 CallError::Timeout { timeout, .. } => format!("timed out after {timeout:?}"),
                 other => other.to_string(),
             };

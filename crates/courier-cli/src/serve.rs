@@ -23,7 +23,8 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let server = Server::builder().register(courier::diag::PROGRAM, courier::diag::VERSION, courier::diag::service()).build();
+    let server =
+        Server::builder().register(courier::diag::PROGRAM, courier::diag::VERSION, courier::diag::service()).build();
     let mut endpoints = Vec::new();
     for addr in &args.listen {
         endpoints.push(Endpoint::Tcp(*addr));

@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use courier_xdr::{
-    from_bytes, from_bytes_with_limits, from_slice, to_bytes, xdr_enum, xdr_union, BoundedString, BoundedVec,
-    Decoder, Error, FixedOpaque, Limits, Opaque, OptionalList,
+    from_bytes, from_bytes_with_limits, from_slice, to_bytes, xdr_enum, xdr_union, BoundedString, BoundedVec, Decoder,
+    Error, FixedOpaque, Limits, Opaque, OptionalList,
 };
 use serde::{Deserialize, Serialize};
 
@@ -96,7 +96,8 @@ fn a_bool_other_than_zero_or_one_is_rejected() {
 
 #[test]
 fn an_undeclared_enum_value_is_rejected_naming_the_field() {
-    let mut wire = to_bytes(&Prims { i: 0, u: 0, h: 0, uh: 0, f: 0.0, d: 0.0, b: false, c: Color::Blue }).unwrap().to_vec();
+    let mut wire =
+        to_bytes(&Prims { i: 0, u: 0, h: 0, uh: 0, f: 0.0, d: 0.0, b: false, c: Color::Blue }).unwrap().to_vec();
     let n = wire.len();
     wire[n - 1] = 3;
     let err = from_slice::<Prims>(&wire).unwrap_err();
@@ -130,7 +131,10 @@ fn declared_maximum_sizes_are_enforced_both_ways() {
     let too_long = to_bytes("abcde").unwrap();
     assert!(matches!(from_bytes::<BoundedString<4>>(too_long).unwrap_err(), Error::TooLong { len: 5, limit: 4, .. }));
     let three = to_bytes(&vec![1i32, 2, 3]).unwrap();
-    assert!(matches!(from_bytes::<BoundedVec<i32, 2>>(three.clone()).unwrap_err(), Error::TooLong { len: 3, limit: 2, .. }));
+    assert!(matches!(
+        from_bytes::<BoundedVec<i32, 2>>(three.clone()).unwrap_err(),
+        Error::TooLong { len: 3, limit: 2, .. }
+    ));
     assert_eq!(&*from_bytes::<BoundedVec<i32, 3>>(three).unwrap(), &[1, 2, 3]);
     let opaque = to_bytes(&Opaque::from(vec![0u8; 65])).unwrap();
     assert!(matches!(from_bytes::<Opaque<64>>(opaque).unwrap_err(), Error::TooLong { len: 65, limit: 64, .. }));
@@ -296,8 +300,10 @@ fn sample_complex() -> Complex {
         title: BoundedString::new("courier/interop").unwrap(),
         triple: [-1, 0, i32::MAX],
         counts: BoundedVec::new(vec![1, 2, 3, 4, 5]).unwrap(),
-        names: BoundedVec::new(vec!["alpha", "", "gamma"].into_iter().map(|s| BoundedString::new(s).unwrap()).collect())
-            .unwrap(),
+        names: BoundedVec::new(
+            vec!["alpha", "", "gamma"].into_iter().map(|s| BoundedString::new(s).unwrap()).collect(),
+        )
+        .unwrap(),
         s: Shape::Side3(-42),
         t: Tint::Other(Color::Blue, 77),
         fl: Flag::Set(-5_000_000_000),

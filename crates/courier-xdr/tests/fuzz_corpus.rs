@@ -12,8 +12,11 @@ use std::path::{Path, PathBuf};
 
 use courier_xdr::fuzzing;
 
+/// A harness of `courier_xdr::fuzzing`.
+type Harness = fn(&[u8]);
+
 /// Each fuzz target with the harness it calls.
-const TARGETS: [(&str, fn(&[u8])); 2] = [("xdr_decoder", fuzzing::decoder), ("xdr_serde", fuzzing::serde_value)];
+const TARGETS: [(&str, Harness); 2] = [("xdr_decoder", fuzzing::decoder), ("xdr_serde", fuzzing::serde_value)];
 
 fn corpus_dir(target: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target)

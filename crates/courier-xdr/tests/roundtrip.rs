@@ -262,7 +262,12 @@ fn by_bool() -> impl Strategy<Value = ByBool> {
 }
 
 fn inner() -> impl Strategy<Value = Inner> {
-    (any::<u32>(), bounded_string(), level(), opaque()).prop_map(|(id, name, level, data)| Inner { id, name, level, data })
+    (any::<u32>(), bounded_string(), level(), opaque()).prop_map(|(id, name, level, data)| Inner {
+        id,
+        name,
+        level,
+        data,
+    })
 }
 
 fn outer() -> impl Strategy<Value = Outer> {
@@ -275,7 +280,15 @@ fn outer() -> impl Strategy<Value = Outer> {
         vec(inner(), 0..4).prop_map(OptionalList),
         by_int(),
     )
-        .prop_map(|(head, pair, many, two, maybe, chain, tail)| Outer { head, pair, many, two, maybe, chain, tail })
+        .prop_map(|(head, pair, many, two, maybe, chain, tail)| Outer {
+            head,
+            pair,
+            many,
+            two,
+            maybe,
+            chain,
+            tail,
+        })
 }
 
 fn everything() -> impl Strategy<Value = Everything> {

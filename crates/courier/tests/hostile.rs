@@ -76,7 +76,8 @@ async fn bystanders(endpoints: &[Endpoint]) -> Bystanders {
             tasks.push(tokio::spawn(async move {
                 let mut i = 0u32;
                 while !stop.load(Ordering::Relaxed) {
-                    let got: u32 = client.call(PROG, 1, 1, &i).await.unwrap_or_else(|e| panic!("bystander call failed: {e}"));
+                    let got: u32 =
+                        client.call(PROG, 1, 1, &i).await.unwrap_or_else(|e| panic!("bystander call failed: {e}"));
                     assert_eq!(got, i);
                     done.fetch_add(1, Ordering::Relaxed);
                     i += 1;
@@ -92,7 +93,11 @@ async fn bystanders(endpoints: &[Endpoint]) -> Bystanders {
 async fn hostile_clients_are_cut_off_while_others_are_served() {
     let config = ServerConfig { record_timeout: RECORD_TIMEOUT, max_in_flight: 16, ..ServerConfig::default() };
     let server = Server::builder()
-        .register(PROG, 1, Procedures::new().typed(1, |x: u32| async move { x }).typed(2, |b: courier_xdr::Opaque| async move { b }))
+        .register(
+            PROG,
+            1,
+            Procedures::new().typed(1, |x: u32| async move { x }).typed(2, |b: courier_xdr::Opaque| async move { b }),
+        )
         .config(config)
         .build();
     let tcp = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();

@@ -219,7 +219,8 @@ fn courier_service() -> Procedures {
             let mut res = WhoamiRes { flavor: call.credentials.flavor(), ..WhoamiRes::default() };
             if let Credentials::Sys(sys) = &call.credentials {
                 res.stamp = sys.stamp;
-                res.machine = BoundedString::new(sys.machine_name.clone()).map_err(|_| courier::rpc::Fault::SystemErr)?;
+                res.machine =
+                    BoundedString::new(sys.machine_name.clone()).map_err(|_| courier::rpc::Fault::SystemErr)?;
                 res.uid = sys.uid;
                 res.gid = sys.gid;
                 res.gids = BoundedVec::new(sys.gids.clone()).map_err(|_| courier::rpc::Fault::SystemErr)?;
@@ -278,7 +279,10 @@ struct CServer {
 
 impl CServer {
     fn start() -> CServer {
-        let mut child = Command::new(c_peers().join("interop_server")).stdout(Stdio::piped()).spawn().expect("start interop_server");
+        let mut child = Command::new(c_peers().join("interop_server"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start interop_server");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let port = |key: &str| {
@@ -303,7 +307,10 @@ impl Drop for CServer {
 async fn the_courier_client_calls_the_c_server() {
     let c = CServer::start();
     let sys = AuthSys { stamp: 99, machine_name: "courier-host".into(), uid: 4321, gid: 8765, gids: vec![7, 8] };
-    for (endpoint, big_len) in [(Endpoint::Tcp(([127, 0, 0, 1], c.tcp).into()), 1 << 20), (Endpoint::Udp(([127, 0, 0, 1], c.udp).into()), 30_000)] {
+    for (endpoint, big_len) in [
+        (Endpoint::Tcp(([127, 0, 0, 1], c.tcp).into()), 1 << 20),
+        (Endpoint::Udp(([127, 0, 0, 1], c.udp).into()), 30_000),
+    ] {
         let client = Client::connect(&endpoint, ClientConfig::default()).await.unwrap();
         client.null(PROG, VERS).await.unwrap();
         let prims: Prims = client.call(PROG, VERS, ECHO_PRIMS, &sample_prims()).await.unwrap();
@@ -340,7 +347,8 @@ async fn the_courier_client_calls_the_c_server() {
     }
     // Garbage arguments, over TCP only: libtirpc's UDP server decodes past the end of the
     // datagram (from its stale receive buffer), so it cannot report GARBAGE_ARGS there.
-    let client = Client::connect(&Endpoint::Tcp(([127, 0, 0, 1], c.tcp).into()), ClientConfig::default()).await.unwrap();
+    let client =
+        Client::connect(&Endpoint::Tcp(([127, 0, 0, 1], c.tcp).into()), ClientConfig::default()).await.unwrap();
     let err = client.call::<_, Prims>(PROG, VERS, ECHO_PRIMS, &42i32).await.unwrap_err();
     assert!(matches!(err, CallError::GarbageArgs { .. }), "{err}");
 }

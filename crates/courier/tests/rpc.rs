@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use courier::rpc::msg::AuthStat;
 use courier::rpc::{
-    AuthSys, CallError, CallOptions, Client, ClientConfig, Credentials, Fault, Procedures, ProcId, Server, ServerConfig,
+    AuthSys, CallError, CallOptions, Client, ClientConfig, Credentials, Fault, ProcId, Procedures, Server, ServerConfig,
 };
 use courier::transport::Endpoint;
 
@@ -63,7 +63,9 @@ async fn exercise(client: &Client) {
 
 #[tokio::test]
 async fn typed_calls_work_over_tcp_udp_unix_and_ipv6() {
-    for endpoint in ["tcp://127.0.0.1:0", "udp://127.0.0.1:0", "tcp://[::1]:0", "udp://[::1]:0", &unix_endpoint("typed")] {
+    for endpoint in
+        ["tcp://127.0.0.1:0", "udp://127.0.0.1:0", "tcp://[::1]:0", "udp://[::1]:0", &unix_endpoint("typed")]
+    {
         let (_l, client) = start(endpoint).await;
         exercise(&client).await;
     }
@@ -77,7 +79,7 @@ async fn every_error_status_reaches_the_caller() {
         assert!(matches!(err, CallError::ProgUnavail { .. }), "{err}");
         let err = client.null(PROG, 3).await.unwrap_err();
         assert!(matches!(err, CallError::ProgMismatch { low: 2, high: 5, .. }), "{err}");
-        assert_eq!(err.to_string().contains("versions 2-5"), true, "{err}");
+        assert!(err.to_string().contains("versions 2-5"), "{err}");
         let err = client.call::<_, ()>(PROG, 2, 99, &()).await.unwrap_err();
         assert!(matches!(err, CallError::ProcUnavail { .. }), "{err}");
         let err = client.call::<_, String>(PROG, 2, 1, &7u32).await.unwrap_err();
@@ -165,7 +167,11 @@ async fn udp_calls_are_retransmitted_with_the_same_xid_until_answered() {
 async fn a_udp_call_to_nobody_times_out() {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
-    let config = ClientConfig { timeout: Duration::from_millis(300), retransmit: Duration::from_millis(50), ..ClientConfig::default() };
+    let config = ClientConfig {
+        timeout: Duration::from_millis(300),
+        retransmit: Duration::from_millis(50),
+        ..ClientConfig::default()
+    };
     let client = Client::connect(&Endpoint::Udp(addr), config).await.unwrap();
     let err = client.null(PROG, 1).await.unwrap_err();
     assert!(matches!(err, CallError::Timeout { .. }), "{err}");
@@ -187,7 +193,8 @@ async fn large_messages_cross_many_fragments_both_ways() {
 async fn do_operation_sends_encoded_arguments_and_returns_encoded_results() {
     let (_l, client) = start("tcp://127.0.0.1:0").await;
     let args = courier_xdr::to_bytes("abc").unwrap();
-    let results = client.do_operation(ProcId { prog: PROG, vers: 2, proc: 1 }, args, &CallOptions::default()).await.unwrap();
+    let results =
+        client.do_operation(ProcId { prog: PROG, vers: 2, proc: 1 }, args, &CallOptions::default()).await.unwrap();
     assert_eq!(results, Bytes::from_static(b"\0\0\0\x03ABC\0"));
 }
 
@@ -218,13 +225,20 @@ async fn a_dropped_call_is_cancelled_and_later_calls_still_match() {
 #[test]
 fn the_blocking_client_is_the_async_one_driven_to_completion() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listening = runtime.block_on(server(ServerConfig::default()).listen(&"udp://127.0.0.1:0".parse().unwrap())).unwrap();
+    let listening =
+        runtime.block_on(server(ServerConfig::default()).listen(&"udp://127.0.0.1:0".parse().unwrap())).unwrap();
     let client = courier::blocking::Client::connect(listening.endpoint(), ClientConfig::default()).unwrap();
     let up: String = client.call(PROG, 2, 1, "blocking").unwrap();
     assert_eq!(up, "BLOCKING");
     client.null(PROG, 5).unwrap();
     assert!(matches!(client.null(PROG, 9), Err(CallError::ProgMismatch { low: 2, high: 5, .. })));
-    let results = client.do_operation(ProcId { prog: PROG, vers: 2, proc: 2 }, courier_xdr::to_bytes(&(1, 2)).unwrap(), &CallOptions::default()).unwrap();
+    let results = client
+        .do_operation(
+            ProcId { prog: PROG, vers: 2, proc: 2 },
+            courier_xdr::to_bytes(&(1, 2)).unwrap(),
+            &CallOptions::default(),
+        )
+        .unwrap();
     assert_eq!(&results[..], &[0, 0, 0, 3]);
 }
 

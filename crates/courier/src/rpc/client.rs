@@ -210,7 +210,11 @@ impl Client {
     {
         let encode = |buf: &mut BytesMut| courier_xdr::serialize_into(buf, args);
         let results = self.inner.clone().exchange(call, opts, encode, Bytes::new()).await?;
-        courier_xdr::from_bytes(results).map_err(|source| CallError::Decode { peer: self.inner.peer.clone(), call, source })
+        courier_xdr::from_bytes(results).map_err(|source| CallError::Decode {
+            peer: self.inner.peer.clone(),
+            call,
+            source,
+        })
     }
 
     /// Calls procedure 0 (NULL) of a program version: the classic "ping".
@@ -246,7 +250,8 @@ impl Inner {
     ) -> Result<Bytes, CallError> {
         let xid = self.next_xid.fetch_add(1, Ordering::Relaxed);
         let cred = opts.credential.clone().unwrap_or_else(|| self.config.credential.clone());
-        let header = CallHeader { xid, prog: call.prog, vers: call.vers, proc: call.proc, cred, verf: OpaqueAuth::NONE };
+        let header =
+            CallHeader { xid, prog: call.prog, vers: call.vers, proc: call.proc, cred, verf: OpaqueAuth::NONE };
         let mut head = BytesMut::with_capacity(128);
         let stream = matches!(self.link, Link::Stream(_));
         let start = if stream { Some(record::begin_record(&mut head)) } else { None };
@@ -369,7 +374,10 @@ fn interpret(peer: &str, call: ProcId, header: ReplyHeader, results: Bytes) -> R
     }
 }
 
-async fn receive_records<R: AsyncRead + Unpin>(inner: std::sync::Weak<Inner>, mut frames: FramedRead<R, RecordDecoder>) {
+async fn receive_records<R: AsyncRead + Unpin>(
+    inner: std::sync::Weak<Inner>,
+    mut frames: FramedRead<R, RecordDecoder>,
+) {
     while let Some(next) = frames.next().await {
         let Some(inner) = inner.upgrade() else { return };
         match next {

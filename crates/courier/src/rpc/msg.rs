@@ -336,7 +336,9 @@ fn decode_reply_body(dec: &mut Decoder) -> courier_xdr::Result<ReplyBody> {
             Ok(ReplyBody::Accepted { verf, stat })
         }
         MSG_DENIED => match dec.get_u32()? {
-            RPC_MISMATCH => Ok(ReplyBody::Denied(RejectStat::RpcMismatch { low: dec.get_u32()?, high: dec.get_u32()? })),
+            RPC_MISMATCH => {
+                Ok(ReplyBody::Denied(RejectStat::RpcMismatch { low: dec.get_u32()?, high: dec.get_u32()? }))
+            }
             AUTH_ERROR => Ok(ReplyBody::Denied(RejectStat::AuthError(AuthStat::from_code(dec.get_u32()?)))),
             other => Err(invalid("a reject_stat (0-1)", other)),
         },
@@ -355,11 +357,13 @@ mod tests {
 
     #[test]
     fn a_call_header_encodes_as_rfc_5531_lays_it_out() {
-        let header = CallHeader { xid: 0x1234, prog: 100_000, vers: 2, proc: 4, cred: OpaqueAuth::NONE, verf: OpaqueAuth::NONE };
+        let header =
+            CallHeader { xid: 0x1234, prog: 100_000, vers: 2, proc: 4, cred: OpaqueAuth::NONE, verf: OpaqueAuth::NONE };
         let mut buf = BytesMut::new();
         header.encode(&mut buf);
         buf.extend_from_slice(&[0, 0, 0, 9]);
-        let wire = hex("00001234 00000000 00000002 000186a0 00000002 00000004 00000000 00000000 00000000 00000000 00000009");
+        let wire =
+            hex("00001234 00000000 00000002 000186a0 00000002 00000004 00000000 00000000 00000000 00000000 00000009");
         assert_eq!(buf.freeze(), wire);
         match Message::decode(wire).unwrap() {
             Message::Call { header: h, args } => {
@@ -378,7 +382,10 @@ mod tests {
             ReplyBody::Accepted { verf: OpaqueAuth::NONE, stat: AcceptStat::ProgMismatch { low: 1, high: 3 } },
             ReplyBody::Accepted { verf: OpaqueAuth::NONE, stat: AcceptStat::ProcUnavail },
             ReplyBody::Accepted { verf: OpaqueAuth::NONE, stat: AcceptStat::GarbageArgs },
-            ReplyBody::Accepted { verf: OpaqueAuth { flavor: 9, body: Bytes::from_static(b"v") }, stat: AcceptStat::SystemErr },
+            ReplyBody::Accepted {
+                verf: OpaqueAuth { flavor: 9, body: Bytes::from_static(b"v") },
+                stat: AcceptStat::SystemErr,
+            },
             ReplyBody::Denied(RejectStat::RpcMismatch { low: 2, high: 2 }),
         ]
         .into_iter()
@@ -405,7 +412,10 @@ mod tests {
     fn malformed_messages_are_classified() {
         assert_eq!(Message::decode(hex("0000")), Err(MessageError::TooShort(2)));
         assert_eq!(Message::decode(hex("00000001 00000005")), Err(MessageError::UnknownType { xid: 1, mtype: 5 }));
-        assert_eq!(Message::decode(hex("00000001 00000000 00000003")), Err(MessageError::RpcVersion { xid: 1, version: 3 }));
+        assert_eq!(
+            Message::decode(hex("00000001 00000000 00000003")),
+            Err(MessageError::RpcVersion { xid: 1, version: 3 })
+        );
         let bad_cred = hex("00000001 00000000 00000002 00000001 00000001 00000001 00000000 00000191");
         assert!(matches!(Message::decode(bad_cred), Err(MessageError::BadAuth { xid: 1, .. })));
         let bad_reply = hex("00000001 00000001 00000002");

@@ -37,7 +37,9 @@ use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
 use super::auth::Credentials;
-use super::msg::{AcceptStat, AuthStat, CallHeader, Message, MessageError, RejectStat, ReplyBody, ReplyHeader, RPC_VERSION};
+use super::msg::{
+    AcceptStat, AuthStat, CallHeader, Message, MessageError, RejectStat, ReplyBody, ReplyHeader, RPC_VERSION,
+};
 use crate::transport::record::{self, RecordDecoder, RecordError};
 use crate::transport::{write_loop, Endpoint, Outgoing, Peer};
 
@@ -426,7 +428,11 @@ pub struct DatagramEndpoint {
 impl DatagramEndpoint {
     /// Serves RPC on a bound UDP socket.
     pub fn new(socket: UdpSocket, config: &ServerConfig) -> Self {
-        DatagramEndpoint { socket: Arc::new(socket), buf: vec![0; config.max_datagram + 1], max_datagram: config.max_datagram }
+        DatagramEndpoint {
+            socket: Arc::new(socket),
+            buf: vec![0; config.max_datagram + 1],
+            max_datagram: config.max_datagram,
+        }
     }
 
     /// The address the socket is bound to.
@@ -454,17 +460,20 @@ impl DatagramEndpoint {
     }
 }
 
+/// The services registered, by program and then version (in order, for PROG_MISMATCH).
+type Programs = HashMap<u32, BTreeMap<u32, Arc<dyn Service>>>;
+
 /// The registry of services and the loops that serve them.
 #[derive(Clone, Default)]
 pub struct Server {
-    programs: Arc<HashMap<u32, BTreeMap<u32, Arc<dyn Service>>>>,
+    programs: Arc<Programs>,
     config: Arc<ServerConfig>,
 }
 
 /// Builds a [`Server`]: register services, then [`ServerBuilder::build`].
 #[derive(Default)]
 pub struct ServerBuilder {
-    programs: HashMap<u32, BTreeMap<u32, Arc<dyn Service>>>,
+    programs: Programs,
     config: ServerConfig,
 }
 

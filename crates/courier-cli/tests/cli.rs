@@ -1,0 +1,106 @@
+//! The `courier` binary as a user runs it: `courier serve` on free ports, `courier ping`
+//! against it over TCP and UDP, and a clean stop on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const COURIER: &str = env!("CARGO_BIN_EXE_courier");
+
+struct Node {
+    child: Child,
+    endpoints: Vec<String>,
+}
+
+impl Node {
+    /// Starts `courier serve --listen 127.0.0.1:0 --listen [::1]:0` and reads the
+    /// addresses it prints.
+    fn start() -> Node {
+        let mut child = Command::new(COURIER)
+            .args(["serve", "--listen", "127.0.0.1:0", "--listen", "[::1]:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let endpoints =
+            (0..4).map(|_| lines.next().unwrap().unwrap().trim_start_matches("listening on ").to_owned()).collect();
+        Node { child, endpoints }
+    }
+
+    fn addr(&self, scheme: &str, v6: bool) -> String {
+        self.endpoints
+            .iter()
+            .find(|e| e.starts_with(scheme) && e.contains('[') == v6)
+            .unwrap()
+            .trim_start_matches(&format!("{scheme}://"))
+            .to_owned()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ping(args: &[&str]) -> (bool, String) {
+    let out = Command::new(COURIER).arg("ping").args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn ping_reaches_a_node_over_tcp_and_udp_on_ipv4_and_ipv6() {
+    let node = Node::start();
+    assert!(node.endpoints[0].starts_with("tcp://127.0.0.1:"), "{:?}", node.endpoints);
+    for (scheme, flag) in [("tcp", "--tcp"), ("udp", "--udp")] {
+        for v6 in [false, true] {
+            let addr = node.addr(scheme, v6);
+            let (ok, out) = ping(&[&addr, "courier-diag", "1", flag]);
+            assert!(ok, "{out}");
+            assert_eq!(out, format!("program 541282817 version 1 ready and waiting ({scheme})\n"));
+        }
+    }
+    // Without a version: the range is learned from PROG_MISMATCH, as rpcinfo does.
+    let (ok, out) = ping(&[&node.addr("tcp", false), "0x20435201"]);
+    assert!(ok, "{out}");
+    assert_eq!(out, "program 541282817 version 1 ready and waiting (tcp)\n");
+}
+
+#[test]
+fn ping_reports_unavailable_programs_and_versions_plainly() {
+    let node = Node::start();
+    let addr = node.addr("tcp", false);
+    let (ok, out) = ping(&[&addr, "100003", "3"]);
+    assert!(!ok);
+    assert_eq!(out, "program 100003 version 3 is not available (tcp): program not available\n");
+    let (ok, out) = ping(&[&node.addr("udp", false), "courier-diag", "7", "--udp"]);
+    assert!(!ok);
+    assert!(out.ends_with("program/version mismatch; low version = 1, high version = 1\n"), "{out}");
+}
+
+#[test]
+fn ping_times_out_against_a_silent_port() {
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap().to_string();
+    let (ok, out) = ping(&[&addr, "courier-diag", "1", "--udp", "--timeout", "0.3"]);
+    assert!(!ok);
+    assert!(out.contains("timed out"), "{out}");
+}
+
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let mut node = Node::start();
+    let status = Command::new("kill").args(["-TERM", &node.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = node.child.try_wait().unwrap() {
+            assert!(status.success(), "courier serve exited with {status}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "courier serve ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
