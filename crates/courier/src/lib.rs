@@ -28,4 +28,7 @@ pub mod diag;
 pub mod rpc;
 pub mod transport;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use courier_xdr as xdr;

@@ -421,4 +421,35 @@ mod tests {
         let bad_reply = hex("00000001 00000001 00000002");
         assert!(matches!(Message::decode(bad_reply), Err(MessageError::Malformed { xid: 1, .. })));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn auth() -> impl Strategy<Value = OpaqueAuth> {
+            (any::<u32>(), proptest::collection::vec(any::<u8>(), 0..=400))
+                .prop_map(|(flavor, body)| OpaqueAuth { flavor, body: body.into() })
+        }
+
+        proptest! {
+            #[test]
+            fn any_call_round_trips(xid: u32, prog: u32, vers: u32, proc: u32, cred in auth(), verf in auth(),
+                                    args in proptest::collection::vec(any::<u8>(), 0..64)) {
+                let header = CallHeader { xid, prog, vers, proc, cred, verf };
+                let mut buf = BytesMut::new();
+                header.encode(&mut buf);
+                prop_assert_eq!(buf.len() % 4, 0);
+                buf.extend_from_slice(&args);
+                let decoded = Message::decode(buf.freeze()).unwrap();
+                prop_assert_eq!(decoded, Message::Call { header, args: args.into() });
+            }
+
+            #[test]
+            fn any_bytes_decode_or_fail_without_panicking(data in proptest::collection::vec(any::<u8>(), 0..128)) {
+                crate::fuzzing::message(&data);
+                crate::fuzzing::record_and_message(&data);
+            }
+        }
+    }
 }
