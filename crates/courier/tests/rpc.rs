@@ -267,3 +267,23 @@ async fn get_request_and_send_reply_serve_a_connection_by_hand() {
     }
     assert_eq!(served.load(Ordering::Relaxed), 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_clients_are_served_concurrently() {
+    for endpoint in ["tcp://127.0.0.1:0", "udp://127.0.0.1:0"] {
+        let listening = server(ServerConfig::default()).listen(&endpoint.parse().unwrap()).await.unwrap();
+        let clients = (0..32u32).map(|c| {
+            let endpoint = listening.endpoint().clone();
+            tokio::spawn(async move {
+                let client = Client::connect(&endpoint, ClientConfig::default()).await.unwrap();
+                for i in 0..20 {
+                    let sum: i32 = client.call(PROG, 2, 2, &(c as i32, i)).await.unwrap();
+                    assert_eq!(sum, c as i32 + i);
+                }
+            })
+        });
+        for task in futures_util::future::join_all(clients).await {
+            task.unwrap();
+        }
+    }
+}

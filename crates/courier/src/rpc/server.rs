@@ -259,18 +259,34 @@ impl ReplyTo {
 pub struct Request {
     /// The call.
     pub call: Call,
-    reply_to: ReplyTo,
+    responder: Responder,
 }
 
 impl Request {
     /// The seed's `sendReply`: answers the call with its outcome.
     pub async fn send_reply(self, outcome: Outcome) {
-        let xid = self.call.header.xid;
+        self.responder.send(self.call.header.xid, outcome).await;
+    }
+
+    /// Separates the call from the means to answer it, so that the call can move into a
+    /// procedure while the reply waits.
+    pub fn into_parts(self) -> (Call, Responder) {
+        (self.call, self.responder)
+    }
+}
+
+/// Answers one call: the other half of a [`Request`].
+#[derive(Debug)]
+pub struct Responder(ReplyTo);
+
+impl Responder {
+    /// Sends the reply to call `xid`.
+    pub async fn send(self, xid: u32, outcome: Outcome) {
         let (header, results) = match outcome {
             Ok(results) => (ReplyHeader::accepted(xid, AcceptStat::Success), results),
             Err(fault) => (ReplyHeader { xid, body: fault.reply_body() }, Bytes::new()),
         };
-        self.reply_to.send(header, results).await;
+        self.0.send(header, results).await;
     }
 }
 
@@ -299,7 +315,7 @@ async fn accept_message(msg: Bytes, peer: &Peer, reply_to: &ReplyTo) -> Result<O
         Ok(Message::Call { header, args }) => match Credentials::from_opaque(&header.cred) {
             Ok(credentials) => Ok(Some(Request {
                 call: Call { header, args, credentials, peer: peer.clone() },
-                reply_to: reply_to.clone(),
+                responder: Responder(reply_to.clone()),
             })),
             Err(e) => {
                 tracing::debug!(%peer, xid = header.xid, error = %e, "undecodable AUTH_SYS credential");
@@ -550,6 +566,19 @@ impl Server {
         service.call(call).await
     }
 
+    /// Runs one call in its own task and sends its reply; the permit counts it against
+    /// its connection's calls in flight until the reply is queued.
+    fn spawn_dispatch(&self, request: Request, permit: tokio::sync::OwnedSemaphorePermit) {
+        let server = self.clone();
+        tokio::spawn(async move {
+            let (call, responder) = request.into_parts();
+            let xid = call.header.xid;
+            let outcome = server.dispatch(call).await;
+            responder.send(xid, outcome).await;
+            drop(permit);
+        });
+    }
+
     /// Binds `endpoint` and serves it in the background.
     pub async fn listen(&self, endpoint: &Endpoint) -> io::Result<Listening> {
         let (endpoint, task) = match endpoint {
@@ -606,14 +635,7 @@ impl Server {
         loop {
             let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
             match endpoint.get_request().await {
-                Ok(Some(request)) => {
-                    let server = self.clone();
-                    tokio::spawn(async move {
-                        let outcome = server.dispatch(request.call.clone()).await;
-                        request.send_reply(outcome).await;
-                        drop(permit);
-                    });
-                }
+                Ok(Some(request)) => self.spawn_dispatch(request, permit),
                 Ok(None) => break,
                 Err(e) => {
                     tracing::info!(peer = %endpoint.peer(), error = %e, "closing connection");
@@ -631,14 +653,7 @@ impl Server {
         loop {
             let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
             match endpoint.get_request().await {
-                Ok(request) => {
-                    let server = self.clone();
-                    tokio::spawn(async move {
-                        let outcome = server.dispatch(request.call.clone()).await;
-                        request.send_reply(outcome).await;
-                        drop(permit);
-                    });
-                }
+                Ok(request) => self.spawn_dispatch(request, permit),
                 Err(e) => accept_failed(e).await,
             }
         }
