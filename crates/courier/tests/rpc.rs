@@ -31,6 +31,11 @@ fn test_service() -> Procedures {
         })
         .raw(5, |_| async { Err(Fault::SystemErr) })
         .typed(6, |b: courier_xdr::Opaque| async move { b })
+        .typed(7, |()| async move {
+            if true {
+                panic!("a bug in a procedure");
+            }
+        })
 }
 
 fn server(config: ServerConfig) -> Server {
@@ -88,6 +93,8 @@ async fn every_error_status_reaches_the_caller() {
         assert!(matches!(err, CallError::SystemErr { .. }), "{err}");
         let err = client.call::<_, ()>(PROG, 2, 4, &()).await.unwrap_err();
         assert!(matches!(err, CallError::Auth { stat: AuthStat::TooWeak, .. }), "{err}");
+        let err = client.call::<_, ()>(PROG, 2, 7, &()).await.unwrap_err();
+        assert!(matches!(err, CallError::SystemErr { .. }), "a panic: {err}");
         let err = client.call::<_, u64>(PROG, 2, 2, &(1, 2)).await.unwrap_err();
         assert!(matches!(err, CallError::Decode { .. }), "{err}");
     }

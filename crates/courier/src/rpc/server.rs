@@ -21,12 +21,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
@@ -573,7 +575,11 @@ impl Server {
         tokio::spawn(async move {
             let (call, responder) = request.into_parts();
             let xid = call.header.xid;
-            let outcome = server.dispatch(call).await;
+            // A procedure that panics answers SYSTEM_ERR; the server goes on.
+            let outcome = AssertUnwindSafe(server.dispatch(call)).catch_unwind().await.unwrap_or_else(|_| {
+                tracing::error!(xid, "procedure panicked; answering SYSTEM_ERR");
+                Err(Fault::SystemErr)
+            });
             responder.send(xid, outcome).await;
             drop(permit);
         });
