@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use courier_xdr::{
-    from_bytes, from_bytes_with_limits, from_slice, to_bytes, xdr_enum, xdr_union, BoundedString, BoundedVec, Decoder,
-    Error, FixedOpaque, Limits, Opaque, OptionalList,
+    from_bytes, from_bytes_with_limits, from_slice, to_bytes, xdr_union, BoundedString, BoundedVec, Decoder, Error,
+    FixedOpaque, Limits, Opaque, OptionalList,
 };
 use serde::{Deserialize, Serialize};
 
@@ -13,58 +13,11 @@ fn hex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
-xdr_enum! {
-    /// RFC 4506 §4.3's example, with a gap.
-    enum Color { Red = 1, Green = 2, Blue = 4 }
-}
-
-xdr_union! {
-    #[derive(Debug, Clone, PartialEq)]
-    enum Shape switch (i32) {
-        case 1 => Circle(f64),
-        case 2 => Side2(i32),
-        case 3 => Side3(i32),
-        case 0 => Empty,
-        default => Note(BoundedString<64>),
-    }
-}
-
-xdr_union! {
-    #[derive(Debug, Clone, PartialEq)]
-    enum Tint switch (Color) {
-        case Color::Red => Level(i32),
-        case Color::Green => Plain,
-        default => Other(u32),
-    }
-}
-
-xdr_union! {
-    #[derive(Debug, Clone, PartialEq)]
-    enum Flag switch (bool) {
-        case true => Set(i64),
-        case false => Unset,
-    }
-}
-
-xdr_union! {
-    #[derive(Debug, Clone, PartialEq)]
-    enum Tag switch (u32) {
-        case 7 => Seven(f32),
-        default => Unknown,
-    }
-}
-
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-struct Prims {
-    i: i32,
-    u: u32,
-    h: i64,
-    uh: u64,
-    f: f32,
-    d: f64,
-    b: bool,
-    c: Color,
-}
+// The types of the interop interface (crates/courier/tests/interop/interop.x).
+#[allow(dead_code)]
+#[path = "../../courier/tests/interop/interop_types.rs"]
+mod interop_types;
+use interop_types::*;
 
 #[test]
 fn integers_are_big_endian_four_and_eight_bytes() {
@@ -274,52 +227,6 @@ fn the_primitive_api_works_without_serde_types() {
     assert_eq!(dec.get_array_len(2).unwrap(), 2);
     assert_eq!(dec.get_u64().unwrap(), u64::MAX);
     dec.finish().unwrap();
-}
-
-// The interop sample (crates/courier/tests/interop): every construct at once.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-struct Complex {
-    id: FixedOpaque<6>,
-    blob: Opaque<64>,
-    title: BoundedString<64>,
-    triple: [i32; 3],
-    counts: BoundedVec<i32, 16>,
-    names: BoundedVec<BoundedString<64>, 4>,
-    s: Shape,
-    t: Tint,
-    fl: Flag,
-    tg: Tag,
-    list: OptionalList<i32>,
-    extra: Option<Box<Prims>>,
-}
-
-fn sample_complex() -> Complex {
-    Complex {
-        id: FixedOpaque([1, 2, 3, 4, 5, 6]),
-        blob: Opaque::new(vec![0xde, 0xad, 0xbe, 0xef, 0, 0xff]).unwrap(),
-        title: BoundedString::new("courier/interop").unwrap(),
-        triple: [-1, 0, i32::MAX],
-        counts: BoundedVec::new(vec![1, 2, 3, 4, 5]).unwrap(),
-        names: BoundedVec::new(
-            vec!["alpha", "", "gamma"].into_iter().map(|s| BoundedString::new(s).unwrap()).collect(),
-        )
-        .unwrap(),
-        s: Shape::Side3(-42),
-        t: Tint::Other(Color::Blue, 77),
-        fl: Flag::Set(-5_000_000_000),
-        tg: Tag::Seven(f32::from_bits(0x4049_0fdb)),
-        list: OptionalList(vec![10, 20, 30, -40]),
-        extra: Some(Box::new(Prims {
-            i: -123_456_789,
-            u: 4_000_000_000,
-            h: -9_007_199_254_740_993,
-            uh: u64::MAX,
-            f: f32::from_bits(0x8000_0001),
-            d: f64::from_bits(0x4009_21fb_5444_2d18),
-            b: true,
-            c: Color::Blue,
-        })),
-    }
 }
 
 #[test]

@@ -5,9 +5,12 @@
 use std::fs;
 use std::path::Path;
 
+/// A harness of `courier::fuzzing`.
+type Harness = fn(&[u8]);
+
 #[test]
 fn every_rpc_corpus_file_replays_without_panicking() {
-    let targets: [(&str, fn(&[u8])); 2] =
+    let targets: [(&str, Harness); 2] =
         [("rpc_message", courier::fuzzing::message), ("rpc_record", courier::fuzzing::record_and_message)];
     for (target, harness) in targets {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
