@@ -14,7 +14,7 @@ use courier::transport::Endpoint;
 pub struct Args {
     /// The server: HOST or HOST:PORT (default port 7111, courier's).
     target: String,
-    /// Program number: decimal, 0x-hex, or `courier-diag`.
+    /// Program: a number (decimal or 0x-hex), `courier-diag`, or a name from /etc/rpc.
     program: String,
     /// Version; without it every version the server offers is pinged.
     version: Option<u32>,
@@ -29,15 +29,28 @@ pub struct Args {
     timeout: f64,
 }
 
+/// A program number: decimal, 0x-hex, `courier-diag`, or a name (or alias) from
+/// `/etc/rpc`, as rpcinfo accepts.
 fn parse_program(s: &str) -> anyhow::Result<u32> {
     if s == "courier-diag" {
         return Ok(courier::diag::PROGRAM);
     }
     let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16),
-        None => s.parse(),
+        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
     };
-    parsed.with_context(|| format!("`{s}` is not a program number"))
+    parsed
+        .or_else(|| lookup_etc_rpc(&std::fs::read_to_string("/etc/rpc").unwrap_or_default(), s))
+        .with_context(|| format!("`{s}` is not a program number, nor a name in /etc/rpc"))
+}
+
+/// Finds `name` in the text of `/etc/rpc` (lines of `name number aliases… # comment`).
+fn lookup_etc_rpc(table: &str, name: &str) -> Option<u32> {
+    table.lines().find_map(|line| {
+        let mut words = line.split('#').next()?.split_whitespace();
+        let (first, number) = (words.next()?, words.next()?);
+        (first == name || words.any(|alias| alias == name)).then(|| number.parse().ok()).flatten()
+    })
 }
 
 /// HOST:PORT, [V6]:PORT, an address alone, or a name with or without a port.
@@ -104,5 +117,31 @@ fn report(prog: u32, vers: u32, proto: &str, result: Result<(), CallError>) -> E
             println!("program {prog} version {vers} is not available ({proto}): {why}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_are_numbers_or_names() {
+        assert_eq!(parse_program("100003").unwrap(), 100_003);
+        assert_eq!(parse_program("0x20435201").unwrap(), courier::diag::PROGRAM);
+        assert_eq!(parse_program("courier-diag").unwrap(), courier::diag::PROGRAM);
+        let table = "# comment\nportmapper\t100000\tportmap sunrpc rpcbind\nnfs\t\t100003\tnfsprog\n";
+        assert_eq!(lookup_etc_rpc(table, "rpcbind"), Some(100_000));
+        assert_eq!(lookup_etc_rpc(table, "nfs"), Some(100_003));
+        assert_eq!(lookup_etc_rpc(table, "comment"), None);
+        assert!(parse_program("no-such-program-anywhere").is_err());
+    }
+
+    #[test]
+    fn targets_take_the_default_port_when_none_is_given() {
+        assert_eq!(resolve("127.0.0.1").unwrap(), "127.0.0.1:7111".parse().unwrap());
+        assert_eq!(resolve("127.0.0.1:9").unwrap(), "127.0.0.1:9".parse().unwrap());
+        assert_eq!(resolve("::1").unwrap(), "[::1]:7111".parse().unwrap());
+        assert_eq!(resolve("[::1]:9").unwrap(), "[::1]:9".parse().unwrap());
+        assert_eq!(resolve("localhost:9").unwrap().port(), 9);
     }
 }
