@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use courier::rpc::Server;
+use courier::rpc::{Listening, Server};
 use courier::transport::Endpoint;
 
 /// The port a node listens on when none is given.
@@ -14,7 +14,7 @@ pub const DEFAULT_PORT: u16 = 7111;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Address to serve on, TCP and UDP (repeatable; port 0 picks a free port).
+    /// Address to serve on, TCP and UDP (repeatable; port 0 picks a free port, the same for both).
     #[arg(long = "listen", value_name = "ADDR:PORT", default_value = "127.0.0.1:7111")]
     listen: Vec<SocketAddr>,
     /// Also serve on this Unix socket path.
@@ -25,19 +25,19 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let server =
         Server::builder().register(courier::diag::PROGRAM, courier::diag::VERSION, courier::diag::service()).build();
-    let mut endpoints = Vec::new();
-    for addr in &args.listen {
-        endpoints.push(Endpoint::Tcp(*addr));
-        endpoints.push(Endpoint::Udp(*addr));
-    }
-    endpoints.extend(args.unix.map(Endpoint::Unix));
     let mut listening = Vec::new();
-    for endpoint in &endpoints {
-        let l = server.listen(endpoint).await.with_context(|| format!("cannot listen on {endpoint}"))?;
+    for addr in &args.listen {
+        let (tcp, udp) = listen_pair(&server, *addr).await?;
+        listening.extend([tcp, udp]);
+    }
+    if let Some(path) = &args.unix {
+        let endpoint = Endpoint::Unix(path.clone());
+        listening.push(server.listen(&endpoint).await.with_context(|| format!("cannot listen on {endpoint}"))?);
+    }
+    for l in &listening {
         // The bound addresses go to stdout, one per line, for scripts and tests.
         println!("listening on {}", l.endpoint());
         tracing::info!(endpoint = %l.endpoint(), "listening");
-        listening.push(l);
     }
     for (prog, vers) in server.registrations() {
         tracing::info!(prog, vers, "serving program");
@@ -45,10 +45,28 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     shutdown_signal().await?;
     tracing::info!("shutting down");
     drop(listening);
-    if let Some(Endpoint::Unix(path)) = endpoints.iter().find(|e| matches!(e, Endpoint::Unix(_))) {
+    if let Some(path) = &args.unix {
         let _ = std::fs::remove_file(path);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Binds TCP and UDP on `addr`. With port 0 both get the same free port, as ONC RPC
+/// servers usually have: TCP picks it, UDP takes it if it can, and otherwise the pair is
+/// tried again.
+async fn listen_pair(server: &Server, addr: SocketAddr) -> anyhow::Result<(Listening, Listening)> {
+    const TRIES: usize = 16;
+    for _ in 0..TRIES {
+        let tcp =
+            server.listen(&Endpoint::Tcp(addr)).await.with_context(|| format!("cannot listen on tcp://{addr}"))?;
+        let Endpoint::Tcp(bound) = *tcp.endpoint() else { unreachable!("a TCP listener is bound to a TCP address") };
+        match server.listen(&Endpoint::Udp(bound)).await {
+            Ok(udp) => return Ok((tcp, udp)),
+            Err(e) if addr.port() != 0 => return Err(e).with_context(|| format!("cannot listen on udp://{addr}")),
+            Err(_) => continue,
+        }
+    }
+    anyhow::bail!("no port free for both TCP and UDP on {addr} after {TRIES} tries")
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {

@@ -54,6 +54,9 @@ fn ping(args: &[&str]) -> (bool, String) {
 fn ping_reaches_a_node_over_tcp_and_udp_on_ipv4_and_ipv6() {
     let node = Node::start();
     assert!(node.endpoints[0].starts_with("tcp://127.0.0.1:"), "{:?}", node.endpoints);
+    for v6 in [false, true] {
+        assert_eq!(node.addr("tcp", v6), node.addr("udp", v6), "TCP and UDP got different ports");
+    }
     for (scheme, flag) in [("tcp", "--tcp"), ("udp", "--udp")] {
         for v6 in [false, true] {
             let addr = node.addr(scheme, v6);
