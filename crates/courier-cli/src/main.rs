@@ -1,6 +1,7 @@
 //! The `courier` command: the node (`courier serve`) and the tools that talk to nodes
 //! and to any ONC RPC server (`courier ping`).
 
+mod idl;
 mod ping;
 mod serve;
 
@@ -20,6 +21,9 @@ enum Command {
     Serve(serve::Args),
     /// Call procedure 0 (NULL) of a program, like `rpcinfo -t/-u`.
     Ping(ping::Args),
+    /// The RPC language: check a .x file, generate Rust from it, or print it canonically.
+    #[command(subcommand)]
+    Idl(idl::Command),
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +43,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Ping(args) => ping::run(args).await,
+            Command::Idl(command) => idl::run(command),
         }
     });
     match result {

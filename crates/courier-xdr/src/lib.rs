@@ -33,7 +33,7 @@
 //! | `enum` | [`xdr_enum!`], or a derived fieldless enum (values 0, 1, 2 …) |
 //! | `opaque x[n]` / `opaque x<>` / `opaque x<m>` | [`FixedOpaque<n>`] / [`Opaque`] / `Opaque<m>` |
 //! | `string s<>` / `string s<m>` | `String` / [`BoundedString<m>`] |
-//! | `T x[n]` / `T x<>` / `T x<m>` | `[T; n]` (n ≤ 32) / `Vec<T>` / [`BoundedVec<T, m>`] |
+//! | `T x[n]` / `T x<>` / `T x<m>` | `[T; n]` (n ≤ 32) or [`FixedArray<T, n>`] / `Vec<T>` / [`BoundedVec<T, m>`] |
 //! | `struct` | a struct (fields in order) or a tuple |
 //! | `union` | [`xdr_union!`], or a derived enum with data (discriminant = variant index) |
 //! | `T *x` | `Option<T>` / `Option<Box<T>>`; a `*next` chain as [`OptionalList<T>`] |
@@ -77,7 +77,7 @@ pub use de::{from_bytes, from_bytes_with_limits, from_decoder, from_slice};
 #[cfg(feature = "serde")]
 pub use ser::{serialize_into, to_bytes};
 #[cfg(feature = "serde")]
-pub use types::{BoundedString, BoundedVec, FixedOpaque, Opaque, OptionalList};
+pub use types::{BoundedString, BoundedVec, FixedArray, FixedOpaque, Opaque, OptionalList};
 
 /// Every XDR item occupies a multiple of this many bytes (RFC 4506 §3).
 pub const UNIT: usize = 4;

@@ -376,3 +376,46 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OptionalList<T> {
         d.deserialize_tuple(usize::MAX, V(std::marker::PhantomData))
     }
 }
+
+/// A fixed-length array of exactly `N` elements (`T x[N]`), for any `N`: serde's own
+/// arrays stop at 32 elements. On the wire it is the `N` elements, with no length.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct FixedArray<T, const N: usize>(pub [T; N]);
+
+impl<T, const N: usize> Deref for FixedArray<T, N> {
+    type Target = [T; N];
+    fn deref(&self) -> &[T; N] {
+        &self.0
+    }
+}
+
+impl<T: Serialize, const N: usize> Serialize for FixedArray<T, N> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(N)?;
+        for item in &self.0 {
+            t.serialize_element(item)?;
+        }
+        t.end()
+    }
+}
+
+impl<'de, T: Deserialize<'de>, const N: usize> Deserialize<'de> for FixedArray<T, N> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T, const N: usize>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>, const N: usize> Visitor<'de> for V<T, N> {
+            type Value = FixedArray<T, N>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "an array of exactly {N} elements")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::with_capacity(N.min(4096));
+                for i in 0..N {
+                    items.push(seq.next_element()?.ok_or_else(|| de::Error::invalid_length(i, &self))?);
+                }
+                // Exactly N were pushed, so the conversion cannot fail.
+                items.try_into().map(FixedArray).map_err(|_| de::Error::invalid_length(N, &self))
+            }
+        }
+        d.deserialize_tuple(N, V(std::marker::PhantomData))
+    }
+}

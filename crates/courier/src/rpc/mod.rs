@@ -16,6 +16,6 @@ pub use auth::{AuthSys, Credentials, OpaqueAuth};
 pub use client::{CallOptions, Client, ClientConfig};
 pub use error::{CallError, ProcId};
 pub use server::{
-    encode_results, Call, DatagramEndpoint, Fault, Listening, Outcome, Procedures, Request, Responder, Server,
-    ServerBuilder, ServerConfig, Service, StreamEndpoint,
+    encode_results, Call, DatagramEndpoint, Fault, Listening, Outcome, Procedures, ProgramVersion, Request, Responder,
+    Server, ServerBuilder, ServerConfig, Service, StreamEndpoint,
 };

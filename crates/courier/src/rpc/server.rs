@@ -127,6 +127,15 @@ pub trait Service: Send + Sync + 'static {
     fn call(&self, call: Call) -> BoxFuture<Outcome>;
 }
 
+/// A service that knows which program version it is (generated dispatchers do), so
+/// that [`ServerBuilder::add`] can register it without being told.
+pub trait ProgramVersion {
+    /// The program number.
+    const PROGRAM: u32;
+    /// The version number.
+    const VERSION: u32;
+}
+
 type Handler = Box<dyn Fn(Call) -> BoxFuture<Outcome> + Send + Sync>;
 
 /// A [`Service`] made of one closure per procedure.
@@ -500,6 +509,11 @@ impl ServerBuilder {
     pub fn register(mut self, prog: u32, vers: u32, service: impl Service) -> Self {
         self.programs.entry(prog).or_default().insert(vers, Arc::new(service));
         self
+    }
+
+    /// Serves a service that knows its program and version (a generated dispatcher).
+    pub fn add<S: Service + ProgramVersion>(self, service: S) -> Self {
+        self.register(S::PROGRAM, S::VERSION, service)
     }
 
     /// Uses these limits and timeouts.
