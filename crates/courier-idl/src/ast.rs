@@ -60,6 +60,8 @@ pub struct Definition {
 pub enum DefinitionKind {
     /// `const NAME = value;`
     Const(Ident, Value),
+    /// rpcgen's `const NAME = "text";`: a string constant (no XDR type uses it).
+    StringConst(Ident, String),
     /// `typedef declaration;`
     Typedef(Declaration),
     /// `enum NAME { … };`
@@ -67,7 +69,7 @@ pub enum DefinitionKind {
     /// `struct NAME { … };`
     Struct(Ident, StructBody),
     /// `union NAME switch (…) { … };`
-    Union(Ident, UnionBody),
+    Union(Ident, Box<UnionBody>),
     /// `program NAME { version … } = number;`
     Program(Program),
 }
@@ -77,6 +79,7 @@ impl Definition {
     pub fn name(&self) -> &Ident {
         match &self.kind {
             DefinitionKind::Const(name, _)
+            | DefinitionKind::StringConst(name, _)
             | DefinitionKind::Enum(name, _)
             | DefinitionKind::Struct(name, _)
             | DefinitionKind::Union(name, _) => name,

@@ -78,9 +78,119 @@ impl Model {
     }
 }
 
+/// Names that rpcgen's C output takes from `<rpc/rpc.h>` rather than from the `.x`
+/// file, as the C library encodes them. A specification that uses one without defining
+/// it gets the definition from here.
+const PRELUDE: &str = "
+const MAXNETNAMELEN = 255;
+const MAX_NETOBJ_SZ = 1024;
+typedef opaque des_block[8];
+typedef opaque netobj<MAX_NETOBJ_SZ>;
+typedef unsigned int rpcprog_t;
+typedef unsigned int rpcvers_t;
+typedef unsigned int rpcproc_t;
+typedef unsigned int rpcport_t;
+typedef int rpc_inline_t;
+struct netbuf {
+    unsigned int maxlen;
+    opaque buf<>;
+};
+";
+
+/// Adds the prelude definitions that `spec` uses but does not define (and those they
+/// use in turn).
+fn with_prelude(spec: &Specification) -> Specification {
+    let Ok(prelude) = crate::parser::parse(PRELUDE) else { return spec.clone() };
+    let mut spec = spec.clone();
+    loop {
+        let defined: HashSet<String> = spec.definitions.iter().map(|d| d.name().name.clone()).collect();
+        let used = used_names(&spec);
+        let missing: Vec<Definition> = prelude
+            .definitions
+            .iter()
+            .filter(|d| used.contains(&d.name().name) && !defined.contains(&d.name().name))
+            .map(|d| {
+                let mut d = d.clone();
+                d.doc = Some(format!("`{}`, as `<rpc/rpc.h>` defines it for rpcgen's C.", d.name()));
+                d
+            })
+            .collect();
+        if missing.is_empty() {
+            return spec;
+        }
+        spec.definitions.splice(0..0, missing);
+    }
+}
+
+/// Every type and value name a specification refers to.
+fn used_names(spec: &Specification) -> HashSet<String> {
+    fn value(v: &Value, out: &mut HashSet<String>) {
+        if let Value::Named(id) = v {
+            out.insert(id.name.clone());
+        }
+    }
+    fn spec_type(t: &TypeSpec, out: &mut HashSet<String>) {
+        match t {
+            TypeSpec::Named(id) => {
+                out.insert(id.name.clone());
+            }
+            TypeSpec::Enum(body) => body.variants.iter().for_each(|(_, v)| value(v, out)),
+            TypeSpec::Struct(body) => body.fields.iter().for_each(|f| decl(f, out)),
+            TypeSpec::Union(body) => union(body, out),
+            _ => {}
+        }
+    }
+    fn decl(d: &Declaration, out: &mut HashSet<String>) {
+        match &d.ty {
+            DeclType::Void => {}
+            DeclType::Plain(t) | DeclType::Optional(t) => spec_type(t, out),
+            DeclType::FixedArray(t, n) => {
+                spec_type(t, out);
+                value(n, out);
+            }
+            DeclType::VarArray(t, n) => {
+                spec_type(t, out);
+                n.iter().for_each(|n| value(n, out));
+            }
+            DeclType::FixedOpaque(n) => value(n, out),
+            DeclType::VarOpaque(n) | DeclType::String(n) => n.iter().for_each(|n| value(n, out)),
+        }
+    }
+    fn union(u: &UnionBody, out: &mut HashSet<String>) {
+        decl(&u.discriminant, out);
+        for arm in &u.arms {
+            arm.cases.iter().for_each(|c| value(c, out));
+            decl(&arm.decl, out);
+        }
+        u.default.iter().for_each(|d| decl(d, out));
+    }
+    let mut out = HashSet::new();
+    for def in &spec.definitions {
+        match &def.kind {
+            DefinitionKind::Const(_, v) => value(v, &mut out),
+            DefinitionKind::StringConst(..) => {}
+            DefinitionKind::Typedef(d) => decl(d, &mut out),
+            DefinitionKind::Enum(_, body) => body.variants.iter().for_each(|(_, v)| value(v, &mut out)),
+            DefinitionKind::Struct(_, body) => body.fields.iter().for_each(|f| decl(f, &mut out)),
+            DefinitionKind::Union(_, body) => union(body, &mut out),
+            DefinitionKind::Program(p) => {
+                value(&p.number, &mut out);
+                for v in &p.versions {
+                    value(&v.number, &mut out);
+                    for proc in &v.procedures {
+                        value(&proc.number, &mut out);
+                        proc.args.iter().chain(&proc.result).for_each(|t| spec_type(t, &mut out));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Checks a specification; every problem found is reported.
 pub fn check(spec: &Specification) -> Result<Model, Vec<Diagnostic>> {
-    let spec = hoist(spec);
+    let spec = hoist(&with_prelude(spec));
     let mut errors = Vec::new();
 
     // One namespace for constants, enum variants and types, as in C.
@@ -125,6 +235,15 @@ fn evaluate_values(spec: &Specification, errors: &mut Vec<Diagnostic>) -> HashMa
         match &def.kind {
             DefinitionKind::Const(name, value) => pending.push((name, value)),
             DefinitionKind::Enum(_, body) => pending.extend(body.variants.iter().map(|(n, v)| (n, v))),
+            // Program, version and procedure names are constants too (rpcgen #defines
+            // them); the same procedure name in two versions is the same constant.
+            DefinitionKind::Program(p) => {
+                pending.push((&p.name, &p.number));
+                for v in &p.versions {
+                    pending.push((&v.name, &v.number));
+                    pending.extend(v.procedures.iter().map(|proc| (&proc.name, &proc.number)));
+                }
+            }
             _ => {}
         }
     }
@@ -134,12 +253,12 @@ fn evaluate_values(spec: &Specification, errors: &mut Vec<Diagnostic>) -> HashMa
         let before = pending.len();
         pending.retain(|(name, value)| match value {
             Value::Literal(n, _) => {
-                values.insert(name.name.clone(), *n);
+                values.entry(name.name.clone()).or_insert(*n);
                 false
             }
-            Value::Named(other) => match values.get(&other.name) {
+            Value::Named(other) => match values.get(&other.name).copied() {
                 Some(n) => {
-                    values.insert(name.name.clone(), *n);
+                    values.entry(name.name.clone()).or_insert(n);
                     false
                 }
                 None => true,
@@ -175,7 +294,7 @@ impl Checker<'_, '_> {
         let mut programs: HashMap<i64, Span> = HashMap::new();
         for def in &model.spec.definitions {
             match &def.kind {
-                DefinitionKind::Const(..) => {}
+                DefinitionKind::Const(..) | DefinitionKind::StringConst(..) => {}
                 DefinitionKind::Typedef(decl) => self.declaration(decl),
                 DefinitionKind::Enum(name, body) => {
                     for (variant, value) in &body.variants {
@@ -488,6 +607,12 @@ pub(crate) fn points_to(model: &Model, ty: &DeclType, name: &str) -> bool {
 fn hoist(spec: &Specification) -> Specification {
     let mut out = Vec::new();
     for def in &spec.definitions {
+        // C's `typedef struct name name;` names nothing new.
+        if let DefinitionKind::Typedef(Declaration { name, ty: DeclType::Plain(TypeSpec::Named(n)), .. }) = &def.kind {
+            if n.name == name.name {
+                continue;
+            }
+        }
         let mut def = def.clone();
         // `typedef struct { … } name;` is simply `struct name { … };`.
         if let DefinitionKind::Typedef(Declaration { name, ty: DeclType::Plain(ty), .. }) = &def.kind {
@@ -495,7 +620,7 @@ fn hoist(spec: &Specification) -> Specification {
             match ty.clone() {
                 TypeSpec::Enum(body) => def.kind = DefinitionKind::Enum(name, body),
                 TypeSpec::Struct(body) => def.kind = DefinitionKind::Struct(name, body),
-                TypeSpec::Union(body) => def.kind = DefinitionKind::Union(name, *body),
+                TypeSpec::Union(body) => def.kind = DefinitionKind::Union(name, body),
                 _ => {}
             }
         }
@@ -550,7 +675,7 @@ fn hoist_decl(owner: &str, decl: &mut Declaration, hoisted: &mut Vec<Definition>
         }
         TypeSpec::Union(mut body) => {
             hoist_union(&name.name, &mut body, &mut nested);
-            DefinitionKind::Union(name, *body)
+            DefinitionKind::Union(name, body)
         }
         _ => return,
     };

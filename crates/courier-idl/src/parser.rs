@@ -20,8 +20,8 @@
 //! checker to decide; the parser only knows the shape of the text.
 
 use crate::ast::{
-    DeclType, Declaration, Definition, DefinitionKind, EnumBody, Ident, Procedure, Program, Specification, StructBody,
-    TypeSpec, UnionArm, UnionBody, Value, Version,
+    DeclType, Declaration, Definition, DefinitionKind, EnumBody, Ident, Procedure, Program, Span, Specification,
+    StructBody, TypeSpec, UnionArm, UnionBody, Value, Version,
 };
 use crate::diagnostic::Diagnostic;
 use crate::lexer::{self, Keyword, Punct, Token, TokenKind, MAX_DIAGNOSTICS};
@@ -38,21 +38,10 @@ const DEFINITION_KEYWORDS: &str = "`const`, `typedef`, `enum`, `struct`, `union`
 /// syntactic), in source order; after [`MAX_DIAGNOSTICS`] of them, one more says that
 /// the parser gave up.
 pub fn parse(source: &str) -> Result<Specification, Vec<Diagnostic>> {
-    let lexed = lexer::lex(source);
-    let eof =
-        lexed.tokens.last().cloned().unwrap_or(Token { kind: TokenKind::Eof, span: Default::default(), doc: None });
-    let mut parser = Parser {
-        source,
-        tokens: lexed.tokens,
-        eof,
-        pos: 0,
-        diagnostics: lexed.diagnostics,
-        quiet_at_eof: lexed.truncated,
-        depth: 0,
-    };
+    let (mut parser, includes) = Parser::new(source);
     let definitions = parser.specification();
     if parser.diagnostics.is_empty() {
-        Ok(Specification { definitions, includes: lexed.includes })
+        Ok(Specification { definitions, includes })
     } else {
         let mut diagnostics = parser.diagnostics;
         diagnostics.sort_by_key(|d| d.span.start);
@@ -87,7 +76,24 @@ struct Parser<'a> {
     depth: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
+    /// A parser at the start of `source`, and the `#include` lines the lexer found.
+    fn new(source: &'a str) -> (Parser<'a>, Vec<(String, Span)>) {
+        let lexed = lexer::lex(source);
+        let eof =
+            lexed.tokens.last().cloned().unwrap_or(Token { kind: TokenKind::Eof, span: Span::default(), doc: None });
+        let parser = Parser {
+            source,
+            tokens: lexed.tokens,
+            eof,
+            pos: 0,
+            diagnostics: lexed.diagnostics,
+            quiet_at_eof: lexed.truncated,
+            depth: 0,
+        };
+        (parser, lexed.includes)
+    }
+
     // --- Definitions ---------------------------------------------------------------
 
     /// `specification: definition *`
@@ -177,7 +183,7 @@ impl Parser<'_> {
                 let name = self.name("the name of the union")?;
                 let body = self.union_body(&format!("`union {name}`"))?;
                 self.expect(Punct::Semi, &format!("after the union `{name}`"))?;
-                DefinitionKind::Union(name, body)
+                DefinitionKind::Union(name, Box::new(body))
             }
             TokenKind::Keyword(Keyword::Program) => DefinitionKind::Program(self.program()?),
             TokenKind::Ident(word) => {
@@ -192,19 +198,20 @@ impl Parser<'_> {
     }
 
     /// `constant-def: "const" identifier "=" constant ";"`, or rpcgen's
-    /// `"const" identifier "=" string-literal ";"`, which gives `None`.
+    /// `"const" identifier "=" string-literal ";"`.
     fn constant(&mut self) -> Parsed<Option<DefinitionKind>> {
         self.bump();
         let name = self.name("the name of the constant")?;
         self.expect(Punct::Equals, &format!("after `const {name}`"))?;
-        let value = if let TokenKind::Str(_) = self.peek().kind {
+        let kind = if let TokenKind::Str(text) = &self.peek().kind {
+            let text = text.clone();
             self.bump();
-            None
+            DefinitionKind::StringConst(name.clone(), text)
         } else {
-            Some(self.value()?)
+            DefinitionKind::Const(name.clone(), self.value()?)
         };
         self.expect(Punct::Semi, &format!("after the constant `{name}`"))?;
-        Ok(value.map(|value| DefinitionKind::Const(name, value)))
+        Ok(Some(kind))
     }
 
     /// `program-def: "program" identifier "{" version-def version-def * "}" "=" constant ";"`
@@ -322,8 +329,8 @@ impl Parser<'_> {
             Some(Value::Literal(before, _)) => before.checked_add(1),
             Some(Value::Named(before)) => {
                 let message = format!(
-                    "the variant `{name}` needs a value: the parser cannot count on from `{before}`, \
-                     the name before it"
+                    "the variant `{name}` needs `= value`: the one before it is `{before}`, a name the parser \
+                     cannot add 1 to"
                 );
                 self.report(Diagnostic::new(name.span, message));
                 return Value::Literal(0, name.span);
@@ -592,7 +599,7 @@ impl Parser<'_> {
                     return Err(self.unexpected("a number after `-`"));
                 };
                 let end = self.bump().span.end;
-                let span = crate::ast::Span { start: token.span.start, end };
+                let span = Span { start: token.span.start, end };
                 match 0i64.checked_sub_unsigned(magnitude) {
                     Some(value) => Ok(Value::Literal(value, span)),
                     None => {
@@ -743,7 +750,7 @@ impl Parser<'_> {
     }
 
     /// The source text of `span`.
-    fn text(&self, span: crate::ast::Span) -> &str {
+    fn text(&self, span: Span) -> &str {
         self.source.get(span.start..span.end).unwrap_or_default()
     }
 
@@ -782,19 +789,9 @@ fn c_type(name: &str) -> Option<TypeSpec> {
 mod tests {
     use super::*;
 
-    /// The definitions that parsed and the diagnostics, as `parse` would see them.
+    /// The names of the definitions that parsed, and the diagnostics.
     fn parse_partially(source: &str) -> (Vec<String>, Vec<String>) {
-        let lexed = lexer::lex(source);
-        let eof = lexed.tokens.last().cloned().expect("an end-of-file token");
-        let mut parser = Parser {
-            source,
-            tokens: lexed.tokens,
-            eof,
-            pos: 0,
-            diagnostics: lexed.diagnostics,
-            quiet_at_eof: lexed.truncated,
-            depth: 0,
-        };
+        let (mut parser, _) = Parser::new(source);
         let definitions = parser.specification();
         assert_eq!(parser.depth, 0);
         (

@@ -19,6 +19,9 @@ pub fn print(spec: &Specification) -> String {
             DefinitionKind::Const(name, value) => {
                 let _ = writeln!(out, "const {name} = {};", value_text(value));
             }
+            DefinitionKind::StringConst(name, text) => {
+                let _ = writeln!(out, "const {name} = \"{text}\";");
+            }
             DefinitionKind::Typedef(decl) => {
                 let _ = writeln!(out, "typedef {};", declaration(decl, 0));
             }

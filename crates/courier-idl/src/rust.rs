@@ -9,7 +9,7 @@
 //! `VERSION`, one constant per procedure, `Client`, the `Service` trait and `Dispatcher`.
 //! `docs/idl.md` has the whole mapping.
 
-use heck::{ToSnakeCase, ToUpperCamelCase};
+use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{format_ident, quote};
 
@@ -53,7 +53,22 @@ enum Item {
 
 /// `///` lines for a doc text, indented.
 fn doc_lines(doc: &str, indent: &str) -> String {
-    doc.lines().map(|l| format!("{indent}/// {}\n", l.trim_end()).replace("/// \n", "///\n")).collect()
+    markdown(doc).lines().map(|l| format!("{indent}/// {}\n", l.trim_end()).replace("/// \n", "///\n")).collect()
+}
+
+/// A `.x` comment as rustdoc markdown. Comments in `.x` files are plain text (licence
+/// blocks, ASCII lists, code): anything longer than one plain line goes in a `text`
+/// block, shown as written.
+fn markdown(doc: &str) -> String {
+    let plain = !doc.contains('\n')
+        && !doc
+            .trim_start()
+            .starts_with(|c: char| matches!(c, '*' | '-' | '+' | '#' | '>' | '|') || c.is_ascii_digit());
+    if plain {
+        doc.to_owned()
+    } else {
+        format!("```text\n{}\n```", doc.replace("```", "'''"))
+    }
 }
 
 const KEYWORDS: &[&str] = &[
@@ -84,17 +99,15 @@ fn camel(name: &str) -> Ident {
     }
 }
 
-/// A constant's identifier, as written (escaped if needed).
+/// A constant's identifier: `SHOUTY_SNAKE_CASE`, as most are written already.
 fn verbatim(name: &str) -> Ident {
-    if KEYWORDS.contains(&name) {
-        Ident::new_raw(name, Span::call_site())
-    } else {
-        Ident::new(name, Span::call_site())
-    }
+    let s = name.to_shouty_snake_case();
+    let s = if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) { format!("C_{s}") } else { s };
+    Ident::new(&s, Span::call_site())
 }
 
 fn doc_attr(doc: Option<&str>, fallback: String) -> TokenStream {
-    let text = doc.map(str::to_owned).unwrap_or(fallback);
+    let text = doc.map(markdown).unwrap_or(fallback);
     let lines = text.lines().map(|l| format!(" {}", l.trim_end()));
     quote! { #(#[doc = #lines])* }
 }
@@ -131,6 +144,11 @@ impl Generator<'_> {
                     }
                 }
             }
+            DefinitionKind::StringConst(name, text) => {
+                let id = verbatim(&name.name);
+                let doc = doc_attr(doc, format!("`const {name} = \"{text}\";`"));
+                quote! { #doc pub const #id: &str = #text; }
+            }
             DefinitionKind::Typedef(decl) => {
                 let id = camel(&decl.name.name);
                 let ty = self.decl_type(&decl.ty);
@@ -151,12 +169,42 @@ impl Generator<'_> {
             "::courier::xdr::xdr_enum! {{\n{}    pub enum {id} {{\n",
             doc_lines(doc.unwrap_or(&format!("`enum {name}`.")), "    ")
         );
-        for ((v, value), camel_name) in body.variants.iter().zip(names) {
+        // A Rust enum cannot give two variants one value: a later name for a value is an
+        // associated constant equal to the first variant with it.
+        let mut first: Vec<(i64, &Ident)> = Vec::new();
+        let mut aliases = String::new();
+        for ((v, value), camel_name) in body.variants.iter().zip(&names) {
             let n = self.model.value(value);
-            out.push_str(&format!("        /// `{}`\n        {camel_name} = {n},\n", v.name));
+            match first.iter().find(|(m, _)| *m == n) {
+                Some((_, canonical)) => aliases.push_str(&format!(
+                    "    /// `{}`, the same value as [`{id}::{canonical}`].\n    pub const {}: {id} = {id}::{canonical};\n",
+                    v.name,
+                    verbatim(&v.name)
+                )),
+                None => {
+                    out.push_str(&format!("        /// `{}`\n        {camel_name} = {n},\n", v.name));
+                    first.push((n, camel_name));
+                }
+            }
         }
         out.push_str("    }\n}\n");
+        if !aliases.is_empty() {
+            out.push_str(&format!("\nimpl {id} {{\n{aliases}}}\n"));
+        }
         out
+    }
+
+    /// The Rust variant of enum `enum_name` that a variant name stands for (its own, or
+    /// for an alias, the first variant with its value).
+    fn enum_variant(&self, enum_name: &str, variant: &str) -> Ident {
+        let Some(TypeDef::Enum(body)) = self.model.type_def(enum_name) else { return camel(variant) };
+        let names = variant_names(enum_name, body.variants.iter().map(|(v, _)| v.name.as_str()));
+        let value = self.model.values.get(variant).copied();
+        body.variants
+            .iter()
+            .zip(names)
+            .find(|((_, v), _)| Some(self.model.value(v)) == value)
+            .map_or_else(|| camel(variant), |(_, name)| name)
     }
 
     fn structure(&mut self, name: &crate::ast::Ident, body: &StructBody, doc: Option<&str>) -> TokenStream {
@@ -189,14 +237,10 @@ impl Generator<'_> {
         let DeclType::Plain(disc_spec) = &body.discriminant.ty else { return String::new() };
         let disc_ty = self.type_spec(disc_spec);
         let resolved = self.model.resolve(disc_spec).clone();
-        let enum_variants: Option<(Ident, Vec<(String, Ident)>)> = match &resolved {
-            TypeSpec::Named(n) => match self.model.type_def(&n.name) {
-                Some(TypeDef::Enum(e)) => {
-                    let names = variant_names(&n.name, e.variants.iter().map(|(v, _)| v.name.as_str()));
-                    Some((camel(&n.name), e.variants.iter().map(|(v, _)| v.name.clone()).zip(names).collect()))
-                }
-                _ => None,
-            },
+        let enum_name: Option<String> = match &resolved {
+            TypeSpec::Named(n) if matches!(self.model.type_def(&n.name), Some(TypeDef::Enum(_))) => {
+                Some(n.name.clone())
+            }
             _ => None,
         };
         let fallback = format!("`union {name} switch ({} …)`.", body.discriminant.name);
@@ -207,17 +251,14 @@ impl Generator<'_> {
         for arm in &body.arms {
             let payload = self.payload(&arm.decl.ty);
             for case in &arm.cases {
-                let (variant, disc) = match (&resolved, case, &enum_variants) {
+                let (variant, disc) = match (&resolved, case, &enum_name) {
                     (TypeSpec::Bool, Value::Named(v), _) => {
                         let truth = v.name == "TRUE";
                         (if truth { format_ident!("True") } else { format_ident!("False") }, truth.to_string())
                     }
-                    (_, Value::Named(v), Some((ety, variants))) => {
-                        let camel_name = variants
-                            .iter()
-                            .find(|(n, _)| *n == v.name)
-                            .map_or_else(|| camel(&v.name), |(_, c)| c.clone());
-                        (camel_name.clone(), format!("{ety}::{camel_name}"))
+                    (_, Value::Named(v), Some(enum_name)) => {
+                        let variant = self.enum_variant(enum_name, &v.name);
+                        (variant.clone(), format!("{}::{variant}", camel(enum_name)))
                     }
                     (_, value, _) => {
                         let n = self.model.value(value);
@@ -454,11 +495,20 @@ impl Generator<'_> {
                 1 => quote! { let arg: #(#arg_types)* = call.args()?; },
                 _ => quote! { let (#(#arg_names),*): (#(#arg_types),*) = call.args()?; },
             };
+            let respond = match proc.result {
+                None => quote! {
+                    service.#method(&call, #(#arg_names),*).await?;
+                    Ok(::courier::xdr::__private::Bytes::new())
+                },
+                Some(_) => quote! {
+                    let result = service.#method(&call, #(#arg_names),*).await?;
+                    ::courier::rpc::encode_results(&result)
+                },
+            };
             dispatch_arms.push(quote! {
                 #pconst => {
                     #decode
-                    let result = service.#method(&call, #(#arg_names),*).await?;
-                    ::courier::rpc::encode_results(&result)
+                    #respond
                 }
             });
         }
@@ -523,7 +573,7 @@ impl Generator<'_> {
                 }
 
                 /// Serves a [`Service`] as this program version: register it with
-                /// `courier::rpc::ServerBuilder::add`.
+                /// `courier::rpc::ServerBuilder::add_service`.
                 #[derive(Debug)]
                 pub struct Dispatcher<T>(pub ::std::sync::Arc<T>);
 

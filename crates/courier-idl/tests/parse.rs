@@ -193,7 +193,7 @@ fn enum_variants_without_values_count_on_as_in_c() {
     assert_eq!(
         messages,
         vec![
-            "the variant `C` needs a value: the parser cannot count on from `B`, the name before it",
+            "the variant `C` needs `= value`: the one before it is `B`, a name the parser cannot add 1 to",
             "the variant `Y` would be one more than the largest constant",
         ]
     );
@@ -524,6 +524,33 @@ fn arbitrary_bytes_never_panic() {
     ];
     for sample in samples {
         let _ = parse(sample);
+    }
+}
+
+proptest::proptest! {
+    /// Any text, and especially text made of the language's own pieces, parses or fails
+    /// with diagnostics inside the source, never panicking.
+    #[test]
+    fn any_text_parses_or_fails_cleanly(
+        pieces in proptest::collection::vec(
+            proptest::sample::select(vec![
+                "struct ", "union ", "enum ", "switch ", "case ", "default", "typedef ", "const ", "program ",
+                "version ", "void ", "opaque ", "string ", "unsigned ", "int ", "x ", "T ", "1 ", "0x ", "-",
+                "{", "}", "(", ")", "[", "]", "<", ">", ";", ",", "=", ":", "*", "/*", "*/", "//", "\n", "%", "#",
+                "\"", "@", "é",
+            ]),
+            0..60,
+        ),
+        noise in ".{0,40}",
+    ) {
+        let source = format!("{}{noise}", pieces.concat());
+        if let Err(diagnostics) = parse(&source) {
+            proptest::prop_assert!(!diagnostics.is_empty());
+            for d in &diagnostics {
+                proptest::prop_assert!(d.span.start <= d.span.end && d.span.end <= source.len(), "{d:?}");
+                let _ = d.render("fuzz.x", &source);
+            }
+        }
     }
 }
 

@@ -92,5 +92,6 @@ pub const fn padding(len: usize) -> usize {
 #[doc(hidden)]
 #[cfg(feature = "serde")]
 pub mod __private {
+    pub use bytes::Bytes;
     pub use serde;
 }

@@ -35,7 +35,7 @@ fn c_client(proto: &str, port: u16, args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_c_client_uses_the_rust_server() {
     for proto in ["tcp", "udp"] {
-        let server = Server::builder().add(version::Dispatcher::new(FileStore::new())).build();
+        let server = Server::builder().add_service(version::Dispatcher::new(FileStore::new())).build();
         let listening = server.listen(&format!("{proto}://127.0.0.1:0").parse().unwrap()).await.unwrap();
         let (Endpoint::Tcp(addr) | Endpoint::Udp(addr)) = *listening.endpoint() else { unreachable!("an IP endpoint") };
         let port = addr.port();

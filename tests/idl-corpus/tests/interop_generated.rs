@@ -164,7 +164,7 @@ fn run_c_client(proto: &str, port: u16, args: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_c_client_calls_a_server_on_the_generated_trait() {
     assert_eq!(describe_complex(&sample_complex()), SAMPLE_TEXT);
-    let server = Server::builder().add(interop_v1::Dispatcher::new(Interop)).build();
+    let server = Server::builder().add_service(interop_v1::Dispatcher::new(Interop)).build();
     let tcp = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
     let udp = server.listen(&"udp://127.0.0.1:0".parse().unwrap()).await.unwrap();
     let port = |e: &Endpoint| match e {

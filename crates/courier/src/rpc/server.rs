@@ -128,7 +128,7 @@ pub trait Service: Send + Sync + 'static {
 }
 
 /// A service that knows which program version it is (generated dispatchers do), so
-/// that [`ServerBuilder::add`] can register it without being told.
+/// that [`ServerBuilder::add_service`] can register it without being told.
 pub trait ProgramVersion {
     /// The program number.
     const PROGRAM: u32;
@@ -512,7 +512,7 @@ impl ServerBuilder {
     }
 
     /// Serves a service that knows its program and version (a generated dispatcher).
-    pub fn add<S: Service + ProgramVersion>(self, service: S) -> Self {
+    pub fn add_service<S: Service + ProgramVersion>(self, service: S) -> Self {
         self.register(S::PROGRAM, S::VERSION, service)
     }
 

@@ -9,7 +9,7 @@ use courier::rpc::Server;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
-    let server = Server::builder().add(filerw::version::Dispatcher::new(filerw::FileStore::new())).build();
+    let server = Server::builder().add_service(filerw::version::Dispatcher::new(filerw::FileStore::new())).build();
     let tcp = server.listen(&format!("tcp://{addr}").parse()?).await?;
     let udp = server.listen(&format!("udp://{addr}").parse()?).await?;
     println!("listening on {}", tcp.endpoint());
