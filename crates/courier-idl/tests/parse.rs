@@ -200,10 +200,11 @@ fn enum_variants_without_values_count_on_as_in_c() {
 }
 
 #[test]
-fn string_constants_are_accepted_and_left_out() {
+fn string_constants_are_kept() {
     let spec = parse_ok("const HEXMODULUS = \"d4a0ba02\";\nconst HEXKEYBYTES = 48;");
     let names: Vec<_> = spec.definitions.iter().map(|d| d.name().name.as_str()).collect();
-    assert_eq!(names, vec!["HEXKEYBYTES"]);
+    assert_eq!(names, vec!["HEXMODULUS", "HEXKEYBYTES"]);
+    assert!(matches!(&spec.definitions[0].kind, DefinitionKind::StringConst(_, text) if text == "d4a0ba02"));
     assert_eq!(
         parse_err("typedef opaque key[\"48\"];"),
         "test.x:1:20: error: expected a value (a number or a constant's name), found `\"48\"`\n  |\n1 | typedef opaque key[\"48\"];\n  |                    ^^^^\n"
