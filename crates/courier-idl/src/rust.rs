@@ -226,7 +226,7 @@ impl Generator<'_> {
         });
         quote! {
             #doc
-            #[derive(Debug, Clone, PartialEq, ::courier::xdr::__private::serde::Serialize, ::courier::xdr::__private::serde::Deserialize)]
+            #[derive(Debug, Clone, PartialEq, ::courier::xdr::__private::serde::Serialize, ::courier::xdr::__private::serde::Deserialize, ::courier::XdrType)]
             #[serde(crate = "::courier::xdr::__private::serde")]
             pub struct #id { #(#fields),* }
         }

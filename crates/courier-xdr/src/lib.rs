@@ -55,6 +55,8 @@ pub mod encode;
 pub mod error;
 pub mod limits;
 #[cfg(feature = "serde")]
+pub mod schema;
+#[cfg(feature = "serde")]
 pub mod types;
 
 #[cfg(feature = "serde")]
@@ -71,6 +73,8 @@ pub use decode::Decoder;
 pub use encode::Encoder;
 pub use error::{Error, Result};
 pub use limits::Limits;
+#[cfg(feature = "serde")]
+pub use schema::{XdrCase, XdrDefinitions, XdrType};
 
 #[cfg(feature = "serde")]
 pub use de::{from_bytes, from_bytes_with_limits, from_decoder, from_slice};

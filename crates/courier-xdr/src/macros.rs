@@ -52,6 +52,26 @@ macro_rules! xdr_enum {
             }
         }
 
+        impl $crate::XdrType for $name {
+            fn xdr_declaration(name: &str, defs: &mut $crate::XdrDefinitions) -> ::std::string::String {
+                defs.define(stringify!($name), |_| {
+                    let variants: &[::std::string::String] = &[$(
+                        ::std::format!("    {} = {}", $crate::schema::variant_label(stringify!($name), stringify!($variant)), $name::$variant as i32)
+                    ),+];
+                    ::std::format!("enum {} {{\n{}\n}};", stringify!($name), variants.join(",\n"))
+                });
+                ::std::format!("{} {}", stringify!($name), name)
+            }
+        }
+
+        impl $crate::XdrCase for $name {
+            fn xdr_case(&self) -> ::std::string::String {
+                match self {
+                    $($name::$variant => $crate::schema::variant_label(stringify!($name), stringify!($variant)),)+
+                }
+            }
+        }
+
         impl<'de> $crate::__private::serde::Deserialize<'de> for $name {
             fn deserialize<D: $crate::__private::serde::Deserializer<'de>>(d: D) -> ::core::result::Result<Self, D::Error> {
                 let value = <i32 as $crate::__private::serde::Deserialize>::deserialize(d)?;
@@ -116,6 +136,10 @@ macro_rules! xdr_union {
             <A::Error as $crate::__private::serde::de::Error>::invalid_length(1, &$visitor)
         })?
     };
+    (@decl $defs:ident $var:ident) => { ::std::string::String::from("void") };
+    (@decl $defs:ident $var:ident, $t:ty) => {
+        <$t as $crate::XdrType>::xdr_declaration(&stringify!($var).to_lowercase(), $defs)
+    };
     (@default $seq:ident $visitor:ident $d:ident; $n:ident) => {
         ::core::result::Result::Err(<A::Error as $crate::__private::serde::de::Error>::invalid_value(
             $crate::__private::serde::de::Unexpected::Other(&format!("discriminant {:?}", $d)),
@@ -154,6 +178,26 @@ macro_rules! xdr_union {
                         $crate::xdr_union!(@ser s v; *d $(, $dvty)?)
                     } )?
                 }
+            }
+        }
+
+        impl $crate::XdrType for $name {
+            fn xdr_declaration(name: &str, defs: &mut $crate::XdrDefinitions) -> ::std::string::String {
+                defs.define(stringify!($name), |defs| {
+                    let mut arms = ::std::string::String::new();
+                    $({
+                        let disc: $dty = $disc;
+                        let decl = $crate::xdr_union!(@decl defs $variant $(, $aty)?);
+                        arms.push_str(&::std::format!("case {}:\n    {};\n", $crate::XdrCase::xdr_case(&disc), decl));
+                    })+
+                    $({
+                        let decl = $crate::xdr_union!(@decl defs $dvariant $(, $dvty)?);
+                        arms.push_str(&::std::format!("default:\n    {};\n", decl));
+                    })?
+                    let discriminant = <$dty as $crate::XdrType>::xdr_declaration("discriminant", defs);
+                    ::std::format!("union {} switch ({}) {{\n{}}};", stringify!($name), discriminant, arms)
+                });
+                ::std::format!("{} {}", stringify!($name), name)
             }
         }
 

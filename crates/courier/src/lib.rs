@@ -32,3 +32,9 @@ pub mod transport;
 pub mod fuzzing;
 
 pub use courier_xdr as xdr;
+
+/// Turns a Rust trait into an ONC RPC interface: see the `courier-macros` crate.
+pub use courier_macros::interface;
+/// Describes a struct or enum in the RPC language (`courier::xdr::XdrType`), so that an
+/// interface using it can be printed as a `.x` file.
+pub use courier_macros::XdrType;

@@ -9,10 +9,10 @@
 //!
 //! Needs gcc, rpcgen, pkg-config and libtirpc-dev (`scripts/test` installs them).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+use courier_test_support::CServer;
 
 use courier::rpc::{AuthSys, CallError, Client, ClientConfig, Credentials, Procedures, Server};
 use courier::transport::Endpoint;
@@ -35,15 +35,12 @@ fn big(n: usize) -> Opaque {
     Opaque::from((0..n).map(|k| (k * 7 + 3) as u8).collect::<Vec<u8>>())
 }
 
-/// Builds the C peers once per test run.
+/// Builds the C peers once per test process.
 fn c_peers() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("interop-c");
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/build.sh");
-        let status = Command::new("bash").arg(script).arg(&out).status().expect("run build.sh");
-        assert!(status.success(), "building the C peers failed: are gcc, rpcgen and libtirpc-dev installed?");
-        out
+        courier_test_support::build_c_peers(&script, &[], Path::new(env!("CARGO_TARGET_TMPDIR")), "interop-c")
     })
 }
 
@@ -68,18 +65,9 @@ fn courier_service() -> Procedures {
 }
 
 fn run_c_client(proto: &str, port: u16, args: &[&str]) -> String {
-    let output = Command::new(c_peers().join("interop_client"))
-        .args([proto, "127.0.0.1", &port.to_string()])
-        .args(args)
-        .output()
-        .expect("run interop_client");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "interop_client {proto} {args:?} failed: {stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    let port = port.to_string();
+    let all: Vec<&str> = [proto, "127.0.0.1", &port].into_iter().chain(args.iter().copied()).collect();
+    courier_test_support::run_c_client(&c_peers().join("interop_client"), &all)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,42 +96,9 @@ async fn the_c_client_calls_the_courier_server() {
     }
 }
 
-/// A running C server, killed when dropped.
-struct CServer {
-    child: Child,
-    tcp: u16,
-    udp: u16,
-}
-
-impl CServer {
-    fn start() -> CServer {
-        let mut child = Command::new(c_peers().join("interop_server"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start interop_server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = |key: &str| {
-            line.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(key))
-                .and_then(|p| p.parse().ok())
-                .unwrap_or_else(|| panic!("interop_server printed {line:?}"))
-        };
-        let (tcp, udp) = (port("tcp="), port("udp="));
-        CServer { child, tcp, udp }
-    }
-}
-
-impl Drop for CServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_courier_client_calls_the_c_server() {
-    let c = CServer::start();
+    let c = CServer::start(&c_peers().join("interop_server"));
     let sys = AuthSys { stamp: 99, machine_name: "courier-host".into(), uid: 4321, gid: 8765, gids: vec![7, 8] };
     for (endpoint, big_len) in [
         (Endpoint::Tcp(([127, 0, 0, 1], c.tcp).into()), 1 << 20),

@@ -2,10 +2,10 @@
 //! server generated from the same file, and the generated Rust client calls the C
 //! server, over TCP and UDP on 127.0.0.1 (`c/README.md` has the C side).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+use courier_test_support::CServer;
 
 use courier::rpc::{ClientConfig, Server};
 use courier::transport::Endpoint;
@@ -14,22 +14,15 @@ use filerw::{version, FileStore, Readargs, Writeargs};
 fn c_peers() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("filerw-c");
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("c/build.sh");
-        let status = Command::new("bash").arg(script).arg(&out).status().expect("run build.sh");
-        assert!(status.success(), "building the C peers failed: are gcc, rpcgen and libtirpc-dev installed?");
-        out
+        courier_test_support::build_c_peers(&script, &[], Path::new(env!("CARGO_TARGET_TMPDIR")), "filerw-c")
     })
 }
 
 fn c_client(proto: &str, port: u16, args: &[&str]) -> String {
-    let output = Command::new(c_peers().join("filerw_client"))
-        .args([proto, "127.0.0.1", &port.to_string()])
-        .args(args)
-        .output()
-        .expect("run filerw_client");
-    assert!(output.status.success(), "filerw_client {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    let port = port.to_string();
+    let all: Vec<&str> = [proto, "127.0.0.1", &port].into_iter().chain(args.iter().copied()).collect();
+    courier_test_support::run_c_client(&c_peers().join("filerw_client"), &all)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,26 +39,11 @@ async fn the_c_client_uses_the_rust_server() {
     }
 }
 
-struct CServer(Child, u16, u16);
-
-impl Drop for CServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rust_client_uses_the_c_server() {
-    let mut child =
-        Command::new(c_peers().join("filerw_server")).stdout(Stdio::piped()).spawn().expect("start the C server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port =
-        |key: &str| line.split_whitespace().find_map(|kv| kv.strip_prefix(key)).and_then(|p| p.parse().ok()).unwrap();
-    let c = CServer(child, port("tcp="), port("udp="));
+    let c = CServer::start(&c_peers().join("filerw_server"));
     for (file, endpoint) in
-        [(3, Endpoint::Tcp(([127, 0, 0, 1], c.1).into())), (4, Endpoint::Udp(([127, 0, 0, 1], c.2).into()))]
+        [(3, Endpoint::Tcp(([127, 0, 0, 1], c.tcp).into())), (4, Endpoint::Udp(([127, 0, 0, 1], c.udp).into()))]
     {
         let client = version::Client::connect(&endpoint, ClientConfig::default()).await.unwrap();
         client.null().await.unwrap();

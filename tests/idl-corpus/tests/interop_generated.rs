@@ -3,10 +3,10 @@
 //! generated client calls the C server, and the C client calls a server written on the
 //! generated service trait, over TCP and UDP.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+
+use courier_test_support::CServer;
 
 use courier::rpc::{AuthSys, Call, CallError, ClientConfig, Credentials, Fault, Server};
 use courier::transport::Endpoint;
@@ -138,27 +138,15 @@ impl interop_v1::Service for Interop {
 fn c_peers() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("interop-c-generated");
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../crates/courier/tests/interop/build.sh");
-        let status = Command::new("bash").arg(script).arg(&out).status().expect("run build.sh");
-        assert!(status.success(), "building the C peers failed: are gcc, rpcgen and libtirpc-dev installed?");
-        out
+        courier_test_support::build_c_peers(&script, &[], Path::new(env!("CARGO_TARGET_TMPDIR")), "interop-c-generated")
     })
 }
 
 fn run_c_client(proto: &str, port: u16, args: &[&str]) -> String {
-    let output = Command::new(c_peers().join("interop_client"))
-        .args([proto, "127.0.0.1", &port.to_string()])
-        .args(args)
-        .output()
-        .expect("run interop_client");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "interop_client {proto} {args:?}: {stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    let port = port.to_string();
+    let all: Vec<&str> = [proto, "127.0.0.1", &port].into_iter().chain(args.iter().copied()).collect();
+    courier_test_support::run_c_client(&c_peers().join("interop_client"), &all)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,33 +174,14 @@ async fn the_c_client_calls_a_server_on_the_generated_trait() {
     }
 }
 
-struct CServer(Child, u16, u16);
-
-impl Drop for CServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_c_server() -> CServer {
-    let mut child =
-        Command::new(c_peers().join("interop_server")).stdout(Stdio::piped()).spawn().expect("start interop_server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port =
-        |key: &str| line.split_whitespace().find_map(|kv| kv.strip_prefix(key)).and_then(|p| p.parse().ok()).unwrap();
-    let (tcp, udp) = (port("tcp="), port("udp="));
-    CServer(child, tcp, udp)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_generated_client_calls_the_c_server() {
-    let c = start_c_server();
+    let c = CServer::start(&c_peers().join("interop_server"));
     let sys = AuthSys { stamp: 5, machine_name: "gen-host".into(), uid: 11, gid: 22, gids: vec![33] };
-    for (endpoint, big) in
-        [(Endpoint::Tcp(([127, 0, 0, 1], c.1).into()), 1 << 20), (Endpoint::Udp(([127, 0, 0, 1], c.2).into()), 30_000)]
-    {
+    for (endpoint, big) in [
+        (Endpoint::Tcp(([127, 0, 0, 1], c.tcp).into()), 1 << 20),
+        (Endpoint::Udp(([127, 0, 0, 1], c.udp).into()), 30_000),
+    ] {
         let client = interop_v1::Client::connect(&endpoint, ClientConfig::default()).await.unwrap();
         assert_eq!(describe_prims(&client.echo_prims(&sample_prims()).await.unwrap()), describe_prims(&sample_prims()));
         assert_eq!(client.echo_complex(&sample_complex()).await.unwrap(), sample_complex());
