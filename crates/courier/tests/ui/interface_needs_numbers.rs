@@ -1,0 +1,6 @@
+#[courier::interface(version = 1, colour = 2)]
+pub trait Missing {
+    async fn ping(&self) -> u32;
+}
+
+fn main() {}
