@@ -9,6 +9,7 @@
 //! - [`transport`]: endpoints, record marking, the stream writer.
 //! - [`rpc`]: the RPC message, authentication, client (`do_operation`, `call`) and
 //!   server (`get_request`, `send_reply`, dispatch).
+//! - [`binder`]: rpcbind and the port mapper: registering, locating programs.
 //! - [`blocking`]: the blocking face of the client, a thin layer over the async one.
 //! - [`diag`]: courier's diagnostic program (NULL and echo), served by every node.
 //!
@@ -23,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod binder;
 pub mod blocking;
 pub mod diag;
 pub mod rpc;

@@ -1,7 +1,8 @@
 //! Helpers the interoperability tests share: build the C peers that rpcgen and libtirpc
 //! make from a `.x` file (once per test process, into a directory of its own, so that
 //! parallel test processes never overwrite a binary another is running), start a C
-//! server and learn its ports, and run a C client.
+//! server and learn its ports, run a C client, and run a test in a network namespace of
+//! its own with a private rpcbind on port 111.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -47,7 +48,13 @@ pub struct CServer {
 impl CServer {
     /// Starts `binary` and reads the ports it bound.
     pub fn start(binary: &Path) -> CServer {
+        CServer::start_with(binary, &[])
+    }
+
+    /// Starts `binary` with arguments and reads the ports it bound.
+    pub fn start_with(binary: &Path, args: &[&str]) -> CServer {
         let mut child = Command::new(binary)
+            .args(args)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
@@ -67,6 +74,57 @@ impl CServer {
 }
 
 impl Drop for CServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `f` on a thread of its own that has entered a new network namespace, with its
+/// loopback interface up: port 111 is free there for a private rpcbind, and nothing the
+/// test does is seen outside. Every socket the test uses must be made on this thread
+/// (run async code on a current-thread runtime inside `f`), and child processes started
+/// from it share the namespace. Needs root (CAP_SYS_ADMIN), as CI has.
+pub fn in_private_network<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
+                    .expect("unshare(CLONE_NEWNET): the binder's tests run as root");
+                let up = Command::new("ip").args(["link", "set", "lo", "up"]).status().expect("run ip (iproute2)");
+                assert!(up.success(), "ip link set lo up failed");
+                f()
+            })
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    })
+}
+
+/// Debian's rpcbind, started in the caller's network namespace (see
+/// [`in_private_network`]) and in a mount namespace of its own, where a fresh `/run`
+/// holds its state and local socket; killed when dropped.
+pub struct Rpcbind {
+    child: Child,
+}
+
+impl Rpcbind {
+    /// Starts rpcbind in the foreground and waits until it accepts on 127.0.0.1:111.
+    pub fn start() -> Rpcbind {
+        let script = "mount -t tmpfs tmpfs /run && install -d -o _rpc -m 0755 /run/rpcbind && exec rpcbind -f";
+        let child = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", script])
+            .spawn()
+            .expect("start rpcbind (is the rpcbind package installed? scripts/test installs it)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", 111)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "rpcbind did not start listening on 127.0.0.1:111");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Rpcbind { child }
+    }
+}
+
+impl Drop for Rpcbind {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -6,7 +6,9 @@
  *
  * main() binds a TCP and a UDP socket to 127.0.0.1 port 0, wraps them with
  * svctcp_create / svcudp_bufcreate (65000-byte buffers), registers the program
- * with protocol 0 (no portmapper), prints "tcp=<port> udp=<port>" and serves.
+ * with protocol 0 (no portmapper) -- or, given `--register`, with IPPROTO_TCP and
+ * IPPROTO_UDP so that libtirpc registers it with the machine's binder, as an
+ * rpcgen-generated server does -- prints "tcp=<port> udp=<port>" and serves.
  *
  * Result memory: the rpcgen dispatcher sends the reply *before* it calls
  * svc_freeargs on the decoded arguments, so the echo procedures return a pointer
@@ -134,8 +136,10 @@ static int bound_socket(int type, unsigned short *port)
     return fd;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* --register: announce the program to the binder, as rpcgen's main() does */
+    int announce = argc > 1 && strcmp(argv[1], "--register") == 0;
     unsigned short tcp_port, udp_port;
     int tcp_fd, udp_fd;
     SVCXPRT *tcp, *udp;
@@ -157,11 +161,11 @@ int main(void)
         return 1;
     }
     /* protocol 0: register the dispatcher locally, never contact a portmapper */
-    if (!svc_register(tcp, INTEROP_PROG, INTEROP_V1, interop_prog_1, 0)) {
+    if (!svc_register(tcp, INTEROP_PROG, INTEROP_V1, interop_prog_1, announce ? IPPROTO_TCP : 0)) {
         fprintf(stderr, "interop_server: svc_register (tcp) failed\n");
         return 1;
     }
-    if (!svc_register(udp, INTEROP_PROG, INTEROP_V1, interop_prog_1, 0)) {
+    if (!svc_register(udp, INTEROP_PROG, INTEROP_V1, interop_prog_1, announce ? IPPROTO_UDP : 0)) {
         fprintf(stderr, "interop_server: svc_register (udp) failed\n");
         return 1;
     }

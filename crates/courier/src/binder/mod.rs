@@ -1,0 +1,13 @@
+//! The binder: the port mapper and rpcbind (RFC 1833), which map a program and version to
+//! the address where it is served.
+//!
+//! - [`uaddr`]: universal addresses (RFC 5665), the binder's text form of an address.
+//! - [`protocol`]: the binder's program, versions, procedures and wire types.
+//! - [`client`]: registering with a binder, and finding a program through one.
+
+pub mod client;
+pub mod protocol;
+pub mod uaddr;
+
+pub use client::{BinderClient, LocateError, Transport};
+pub use protocol::{Mapping, Rpcb};
