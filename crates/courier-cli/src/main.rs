@@ -2,6 +2,8 @@
 //! and to any ONC RPC server (`courier ping`).
 
 mod idl;
+mod ls;
+mod names;
 mod ping;
 mod serve;
 
@@ -21,6 +23,8 @@ enum Command {
     Serve(serve::Args),
     /// Call procedure 0 (NULL) of a program, like `rpcinfo -t/-u`.
     Ping(ping::Args),
+    /// List what a binder (rpcbind) has registered, like `rpcinfo -s`.
+    Ls(ls::Args),
     /// The RPC language: check a .x file, generate Rust from it, or print it canonically.
     #[command(subcommand)]
     Idl(idl::Command),
@@ -44,6 +48,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Ping(args) => ping::run(args).await,
             Command::Idl(command) => idl::run(command),
+            Command::Ls(args) => ls::run(args).await,
         }
     });
     match result {

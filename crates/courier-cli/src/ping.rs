@@ -31,7 +31,7 @@ pub struct Args {
 
 /// A program number: decimal, 0x-hex, `courier-diag`, or a name (or alias) from
 /// `/etc/rpc`, as rpcinfo accepts.
-fn parse_program(s: &str) -> anyhow::Result<u32> {
+pub fn parse_program(s: &str) -> anyhow::Result<u32> {
     if s == "courier-diag" {
         return Ok(courier::diag::PROGRAM);
     }
@@ -40,30 +40,22 @@ fn parse_program(s: &str) -> anyhow::Result<u32> {
         None => s.parse().ok(),
     };
     parsed
-        .or_else(|| lookup_etc_rpc(&std::fs::read_to_string("/etc/rpc").unwrap_or_default(), s))
+        .or_else(|| crate::names::number_of(&crate::names::etc_rpc(), s))
         .with_context(|| format!("`{s}` is not a program number, nor a name in /etc/rpc"))
 }
 
-/// Finds `name` in the text of `/etc/rpc` (lines of `name number aliases… # comment`).
-fn lookup_etc_rpc(table: &str, name: &str) -> Option<u32> {
-    table.lines().find_map(|line| {
-        let mut words = line.split('#').next()?.split_whitespace();
-        let (first, number) = (words.next()?, words.next()?);
-        (first == name || words.any(|alias| alias == name)).then(|| number.parse().ok()).flatten()
-    })
-}
-
-/// HOST:PORT, [V6]:PORT, an address alone, or a name with or without a port.
-fn resolve(target: &str) -> anyhow::Result<SocketAddr> {
+/// HOST:PORT, [V6]:PORT, an address alone, or a name with or without a port; the port
+/// defaults to `default_port`.
+pub fn resolve(target: &str, default_port: u16) -> anyhow::Result<SocketAddr> {
     if let Ok(addr) = target.parse::<SocketAddr>() {
         return Ok(addr);
     }
     if let Ok(ip) = target.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
-        return Ok((ip, crate::serve::DEFAULT_PORT).into());
+        return Ok((ip, default_port).into());
     }
     let (host, port) = match target.rsplit_once(':') {
         Some((host, port)) => (host, port.parse().with_context(|| format!("`{port}` is not a port"))?),
-        None => (target, crate::serve::DEFAULT_PORT),
+        None => (target, default_port),
     };
     (host, port)
         .to_socket_addrs()
@@ -74,7 +66,7 @@ fn resolve(target: &str) -> anyhow::Result<SocketAddr> {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let prog = parse_program(&args.program)?;
-    let addr = resolve(&args.target)?;
+    let addr = resolve(&args.target, crate::serve::DEFAULT_PORT)?;
     let (endpoint, proto) = if args.udp { (Endpoint::Udp(addr), "udp") } else { (Endpoint::Tcp(addr), "tcp") };
     if !(args.timeout > 0.0 && args.timeout.is_finite()) {
         bail!("--timeout must be a positive number of seconds");
@@ -129,19 +121,15 @@ mod tests {
         assert_eq!(parse_program("100003").unwrap(), 100_003);
         assert_eq!(parse_program("0x20435201").unwrap(), courier::diag::PROGRAM);
         assert_eq!(parse_program("courier-diag").unwrap(), courier::diag::PROGRAM);
-        let table = "# comment\nportmapper\t100000\tportmap sunrpc rpcbind\nnfs\t\t100003\tnfsprog\n";
-        assert_eq!(lookup_etc_rpc(table, "rpcbind"), Some(100_000));
-        assert_eq!(lookup_etc_rpc(table, "nfs"), Some(100_003));
-        assert_eq!(lookup_etc_rpc(table, "comment"), None);
         assert!(parse_program("no-such-program-anywhere").is_err());
     }
 
     #[test]
     fn targets_take_the_default_port_when_none_is_given() {
-        assert_eq!(resolve("127.0.0.1").unwrap(), "127.0.0.1:7111".parse().unwrap());
-        assert_eq!(resolve("127.0.0.1:9").unwrap(), "127.0.0.1:9".parse().unwrap());
-        assert_eq!(resolve("::1").unwrap(), "[::1]:7111".parse().unwrap());
-        assert_eq!(resolve("[::1]:9").unwrap(), "[::1]:9".parse().unwrap());
-        assert_eq!(resolve("localhost:9").unwrap().port(), 9);
+        assert_eq!(resolve("127.0.0.1", 7111).unwrap(), "127.0.0.1:7111".parse().unwrap());
+        assert_eq!(resolve("127.0.0.1:9", 7111).unwrap(), "127.0.0.1:9".parse().unwrap());
+        assert_eq!(resolve("::1", 7111).unwrap(), "[::1]:7111".parse().unwrap());
+        assert_eq!(resolve("[::1]:9", 7111).unwrap(), "[::1]:9".parse().unwrap());
+        assert_eq!(resolve("localhost:9", 7111).unwrap().port(), 9);
     }
 }

@@ -1,11 +1,13 @@
 //! `courier serve`: the node. For now it serves the diagnostic program (NULL and ECHO)
-//! on TCP and UDP at every `--listen` address, prints the addresses actually bound, and
-//! stops cleanly on Ctrl-C or SIGTERM.
+//! on TCP and UDP at every `--listen` address, prints the addresses actually bound,
+//! registers its programs with the machine's binder when one runs (unless
+//! `--no-register`), and on Ctrl-C or SIGTERM withdraws them and stops.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use courier::binder::Registration;
 use courier::rpc::{Listening, Server};
 use courier::transport::Endpoint;
 
@@ -20,6 +22,9 @@ pub struct Args {
     /// Also serve on this Unix socket path.
     #[arg(long, value_name = "PATH")]
     unix: Option<std::path::PathBuf>,
+    /// Do not register the node's programs with the machine's binder (rpcbind).
+    #[arg(long)]
+    no_register: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -42,8 +47,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     for (prog, vers) in server.registrations() {
         tracing::info!(prog, vers, "serving program");
     }
+    let endpoints: Vec<Endpoint> = listening.iter().map(|l| l.endpoint().clone()).collect();
+    let registration = if args.no_register { None } else { announce(&server, &endpoints).await };
     shutdown_signal().await?;
     tracing::info!("shutting down");
+    if let Some(registration) = registration {
+        if let Err(e) = registration.withdraw().await {
+            tracing::warn!(error = %e, "could not withdraw the registrations");
+        }
+    }
     drop(listening);
     if let Some(path) = &args.unix {
         let _ = std::fs::remove_file(path);
@@ -67,6 +79,23 @@ async fn listen_pair(server: &Server, addr: SocketAddr) -> anyhow::Result<(Liste
         }
     }
     anyhow::bail!("no port free for both TCP and UDP on {addr} after {TRIES} tries")
+}
+
+/// Registers the node's programs with the binder on this machine, if there is one.
+async fn announce(server: &Server, endpoints: &[Endpoint]) -> Option<Registration> {
+    match Registration::announce(server, endpoints, std::net::Ipv4Addr::LOCALHOST.into()).await {
+        Ok(registration) => {
+            for (prog, vers, endpoint) in registration.refused() {
+                tracing::warn!(prog, vers, %endpoint, "the binder refused the registration");
+            }
+            tracing::info!(entries = registration.registered().len(), "registered with the binder");
+            Some(registration)
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "not registered with a binder (none running? --no-register silences this)");
+            None
+        }
+    }
 }
 
 async fn shutdown_signal() -> anyhow::Result<()> {

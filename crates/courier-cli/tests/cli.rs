@@ -17,7 +17,7 @@ impl Node {
     /// addresses it prints.
     fn start() -> Node {
         let mut child = Command::new(COURIER)
-            .args(["serve", "--listen", "127.0.0.1:0", "--listen", "[::1]:0"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--no-register"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -4,10 +4,13 @@
 //! - [`uaddr`]: universal addresses (RFC 5665), the binder's text form of an address.
 //! - [`protocol`]: the binder's program, versions, procedures and wire types.
 //! - [`client`]: registering with a binder, and finding a program through one.
+//! - [`registration`]: a server's registrations, announced at start, withdrawn at stop.
 
 pub mod client;
 pub mod protocol;
+pub mod registration;
 pub mod uaddr;
 
 pub use client::{BinderClient, LocateError, Transport};
 pub use protocol::{Mapping, Rpcb};
+pub use registration::Registration;

@@ -1,0 +1,92 @@
+//! `courier serve` and `courier ls` with Debian's rpcbind, in a network namespace of the
+//! test's own: the node registers its programs when it starts, `courier ls` lists them as
+//! `rpcinfo -s` does, and SIGTERM withdraws them.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use courier_test_support::{in_private_network, Rpcbind};
+
+const COURIER: &str = env!("CARGO_BIN_EXE_courier");
+
+fn output(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("run {program}: {e}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_node_registers_with_rpcbind_and_withdraws_on_sigterm() {
+    in_private_network(|| {
+        let _rpcbind = Rpcbind::start();
+        let mut node = Command::new(COURIER)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+        let tcp = lines.next().unwrap().unwrap();
+        let port = tcp.rsplit(':').next().unwrap().to_owned();
+
+        let registered = |listing: &str, proto: &str| {
+            listing
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["541282817", "1", proto, port.as_str()])
+        };
+        until("rpcinfo -p lists the node", || {
+            let listing = output("rpcinfo", &["-p", "127.0.0.1"]);
+            registered(&listing, "tcp") && registered(&listing, "udp")
+        });
+
+        // `courier ls` prints what `rpcinfo -s` prints: the same lines, laid out the same
+        // (the binder's own line is identical), but for the node's program, which it
+        // names (rpcinfo shows `-`).
+        let ls = output(COURIER, &["ls"]);
+        let rpcinfo = output("rpcinfo", &["-s", "127.0.0.1"]);
+        let words = |text: &str| -> Vec<Vec<String>> {
+            text.lines().map(|l| l.split_whitespace().map(|w| w.replace("courier-diag", "-")).collect()).collect()
+        };
+        assert_eq!(words(&ls), words(&rpcinfo), "courier ls:\n{ls}\nrpcinfo -s:\n{rpcinfo}");
+        let portmapper = |text: &str| text.lines().find(|l| l.trim_start().starts_with("100000")).map(str::to_owned);
+        assert_eq!(portmapper(&ls), portmapper(&rpcinfo));
+        let node_line = ls.lines().find(|l| l.trim_start().starts_with("541282817")).unwrap_or_else(|| panic!("{ls}"));
+        assert_eq!(node_line.split_whitespace().nth(3), Some("courier-diag"), "{ls}");
+
+        let killed = Command::new("kill").args(["-TERM", &node.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        assert!(node.wait().unwrap().success());
+        let listing = output("rpcinfo", &["-p", "127.0.0.1"]);
+        assert!(!listing.contains("541282817"), "still registered after SIGTERM:\n{listing}");
+    });
+}
+
+#[test]
+fn no_register_leaves_the_binder_alone() {
+    in_private_network(|| {
+        let _rpcbind = Rpcbind::start();
+        let mut node = Command::new(COURIER)
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-register"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+        let tcp = lines.next().unwrap().unwrap();
+        let port = tcp.rsplit(':').next().unwrap().to_owned();
+        // The node answers, but the binder does not know it.
+        let ping = output(COURIER, &["ping", &format!("127.0.0.1:{port}"), "courier-diag", "1"]);
+        assert!(ping.contains("ready and waiting"), "{ping}");
+        assert!(!output("rpcinfo", &["-p", "127.0.0.1"]).contains("541282817"));
+        let _ = node.kill();
+        let _ = node.wait();
+    });
+}
