@@ -3,11 +3,11 @@
 //! registers its programs with the machine's binder when one runs (unless
 //! `--no-register`), and on Ctrl-C or SIGTERM withdraws them and stops.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use courier::binder::Registration;
+use courier::binder::{protocol, Binder, Registration, Table};
 use courier::rpc::{Listening, Server};
 use courier::transport::Endpoint;
 
@@ -25,15 +25,55 @@ pub struct Args {
     /// Do not register the node's programs with the machine's binder (rpcbind).
     #[arg(long)]
     no_register: bool,
+    /// Be the machine's binder: serve rpcbind and the port mapper on port 111.
+    #[arg(long)]
+    rpcbind: bool,
+    /// Be the binder on this port instead of 111 (0: any free port).
+    #[arg(long, value_name = "PORT", conflicts_with = "rpcbind")]
+    rpcbind_port: Option<u16>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let server =
-        Server::builder().register(courier::diag::PROGRAM, courier::diag::VERSION, courier::diag::service()).build();
+    let binder_port = if args.rpcbind { Some(protocol::PORT) } else { args.rpcbind_port };
+    let binder = binder_port.map(|_| Binder::new(Table::default()));
+    let mut builder =
+        Server::builder().register(courier::diag::PROGRAM, courier::diag::VERSION, courier::diag::service());
+    if let Some(binder) = &binder {
+        builder = binder.clone().serve(builder);
+    }
+    let server = builder.build();
     let mut listening = Vec::new();
     for addr in &args.listen {
         let (tcp, udp) = listen_pair(&server, *addr).await?;
         listening.extend([tcp, udp]);
+    }
+    // The binder listens on IPv4 and IPv6 loopback (libtirpc servers register over
+    // [::1]:111) and on each --listen address, at its port.
+    let mut binder_at = None;
+    if let (Some(binder), Some(port)) = (&binder, binder_port) {
+        let mut ips: Vec<IpAddr> = vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()];
+        ips.extend(args.listen.iter().map(|a| a.ip()).filter(|ip| !ip.is_loopback()));
+        let mut own = Vec::new();
+        let mut port = port;
+        for ip in ips {
+            let (tcp, udp) = listen_pair(&server, SocketAddr::new(ip, port)).await?;
+            for l in [&tcp, &udp] {
+                if let Endpoint::Tcp(a) | Endpoint::Udp(a) = *l.endpoint() {
+                    port = a.port();
+                    let netid = match (l.endpoint(), a.is_ipv6()) {
+                        (Endpoint::Tcp(_), false) => "tcp",
+                        (Endpoint::Tcp(_), true) => "tcp6",
+                        (_, false) => "udp",
+                        (_, true) => "udp6",
+                    };
+                    own.push((netid, a));
+                }
+            }
+            listening.extend([tcp, udp]);
+        }
+        binder.register_self(&own);
+        binder_at = Some(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port));
+        tracing::info!(port, "serving as the machine's binder");
     }
     if let Some(path) = &args.unix {
         let endpoint = Endpoint::Unix(path.clone());
@@ -47,8 +87,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     for (prog, vers) in server.registrations() {
         tracing::info!(prog, vers, "serving program");
     }
-    let endpoints: Vec<Endpoint> = listening.iter().map(|l| l.endpoint().clone()).collect();
-    let registration = if args.no_register { None } else { announce(&server, &endpoints).await };
+    // The node's own programs (not the binder's) at the --listen addresses.
+    let endpoints: Vec<Endpoint> = listening
+        .iter()
+        .map(|l| l.endpoint().clone())
+        .filter(|e| matches!(e, Endpoint::Tcp(a) | Endpoint::Udp(a) if Some(a.port()) != binder_at.map(|b| b.port())))
+        .collect();
+    let binder_addr = binder_at.unwrap_or(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), protocol::PORT));
+    let programs: Vec<(u32, u32)> =
+        server.registrations().into_iter().filter(|(prog, _)| *prog != protocol::PROGRAM).collect();
+    let registration = if args.no_register { None } else { announce(&programs, &endpoints, binder_addr).await };
     shutdown_signal().await?;
     tracing::info!("shutting down");
     if let Some(registration) = registration {
@@ -82,8 +130,8 @@ async fn listen_pair(server: &Server, addr: SocketAddr) -> anyhow::Result<(Liste
 }
 
 /// Registers the node's programs with the binder on this machine, if there is one.
-async fn announce(server: &Server, endpoints: &[Endpoint]) -> Option<Registration> {
-    match Registration::announce(server, endpoints, std::net::Ipv4Addr::LOCALHOST.into()).await {
+async fn announce(programs: &[(u32, u32)], endpoints: &[Endpoint], binder: SocketAddr) -> Option<Registration> {
+    match Registration::announce(programs, endpoints, binder).await {
         Ok(registration) => {
             for (prog, vers, endpoint) in registration.refused() {
                 tracing::warn!(prog, vers, %endpoint, "the binder refused the registration");

@@ -90,3 +90,57 @@ fn no_register_leaves_the_binder_alone() {
         let _ = node.wait();
     });
 }
+
+/// `courier serve --rpcbind` is the machine's binder: rpcinfo lists and calls through
+/// it, and a libtirpc C server registers with it (RPCB v4 SET over TCP to [::1]:111).
+#[test]
+fn the_node_serves_as_the_machines_binder() {
+    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../courier/tests/interop/build.sh");
+    let peers = courier_test_support::build_c_peers(&script, &[], tmp, "binder-cli-c");
+    in_private_network(|| {
+        let mut node = Command::new(COURIER)
+            .args(["serve", "--rpcbind", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+        let port = lines.next().unwrap().unwrap().rsplit(':').next().unwrap().to_owned();
+        until("the binder answers", || std::net::TcpStream::connect(("127.0.0.1", 111)).is_ok());
+
+        until("rpcinfo -p lists the binder and the node", || {
+            let listing = output("rpcinfo", &["-p", "127.0.0.1"]);
+            let has =
+                |words: &[&str]| listing.lines().any(|l| l.split_whitespace().collect::<Vec<_>>().starts_with(words));
+            has(&["100000", "2", "tcp", "111"])
+                && has(&["100000", "4", "udp", "111"])
+                && has(&["541282817", "1", "udp", &port])
+        });
+        for proto in ["tcp", "udp"] {
+            let out = output("rpcinfo", &["-T", proto, "127.0.0.1", "541282817", "1"]);
+            assert_eq!(out.trim(), "program 541282817 version 1 ready and waiting", "over {proto}");
+        }
+        let summary = output("rpcinfo", &["-s", "127.0.0.1"]);
+        assert!(summary.lines().any(|l| l.split_whitespace().take(2).eq(["100000", "2,3,4"])), "{summary}");
+
+        // A libtirpc server registers itself with courier's binder, and is found.
+        let c = courier_test_support::CServer::start_with(&peers.join("interop_server"), &["--register"]);
+        until("the C server is registered", || output("rpcinfo", &["-p", "127.0.0.1"]).contains("541282133"));
+        let out = output("rpcinfo", &["-T", "tcp", "127.0.0.1", "541282133", "1"]);
+        assert_eq!(out.trim(), "program 541282133 version 1 ready and waiting");
+        let listing = output("rpcinfo", &["-p", "127.0.0.1"]);
+        let c_tcp = c.tcp.to_string();
+        assert!(
+            listing
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["541282133", "1", "tcp", c_tcp.as_str()]),
+            "{listing}"
+        );
+        let ls = output(COURIER, &["ls"]);
+        assert!(ls.lines().any(|l| l.trim_start().starts_with("541282133")), "{ls}");
+        drop(c);
+        let _ = node.kill();
+        let _ = node.wait();
+    });
+}

@@ -1,11 +1,10 @@
 //! A server's registrations with the machine's binder: every program version it serves,
 //! at every address it listens on, announced when it starts and withdrawn when it stops.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use super::client::{BinderClient, LocateError};
-use super::protocol;
-use crate::rpc::{ClientConfig, Server};
+use crate::rpc::ClientConfig;
 use crate::transport::Endpoint;
 
 /// What a server registered with a binder, to [`withdraw`](Registration::withdraw) when
@@ -18,18 +17,24 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// Registers each (program, version) of `server` at each TCP or UDP endpoint with
-    /// the binder on `host` (port 111, over TCP: RPCBPROC_SET v4, then v3, then
-    /// PMAPPROC_SET). Fails only when the binder cannot be reached or does not answer;
-    /// entries it refuses are listed in [`Registration::refused`].
-    pub async fn announce(server: &Server, endpoints: &[Endpoint], host: IpAddr) -> Result<Registration, LocateError> {
-        let binder_endpoint = Endpoint::Tcp(SocketAddr::new(host, protocol::PORT));
+    /// Registers each (program, version) of `programs` (a server's
+    /// [`registrations`](crate::rpc::Server::registrations), say) at each TCP or UDP
+    /// endpoint with the binder at `binder` (usually 127.0.0.1:111; over TCP:
+    /// RPCBPROC_SET v4, then v3, then PMAPPROC_SET). Fails only when the binder cannot be
+    /// reached or does not answer; entries it refuses are listed in
+    /// [`Registration::refused`].
+    pub async fn announce(
+        programs: &[(u32, u32)],
+        endpoints: &[Endpoint],
+        binder: SocketAddr,
+    ) -> Result<Registration, LocateError> {
+        let binder_endpoint = Endpoint::Tcp(binder);
         let binder = BinderClient::connect(&binder_endpoint, ClientConfig::default())
             .await
             .map_err(|source| LocateError::Connect { endpoint: binder_endpoint, source })?;
         let mut registration = Registration { binder, registered: Vec::new(), refused: Vec::new() };
         for endpoint in endpoints.iter().filter(|e| !matches!(e, Endpoint::Unix(_))) {
-            for (prog, vers) in server.registrations() {
+            for &(prog, vers) in programs {
                 let entry = (prog, vers, endpoint.clone());
                 if registration.binder.register(prog, vers, endpoint).await? {
                     registration.registered.push(entry);
