@@ -18,11 +18,13 @@
 //! - [`lexer`], [`parser`]: text to tree, with every error located.
 //! - [`check`]: names, values and types resolved and verified.
 //! - [`rust`]: the Rust code generator.
+//! - [`glue`]: a program version's client and dispatcher, shared with courier-macros.
 //! - [`diagnostic`]: errors rendered as `file:line:col` with the line and a caret.
 
 pub mod ast;
 pub mod check;
 pub mod diagnostic;
+pub mod glue;
 pub mod lexer;
 pub mod parser;
 pub mod print;

@@ -11,11 +11,12 @@
 
 use heck::{ToShoutySnakeCase, ToSnakeCase, ToUpperCamelCase};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, ToTokens};
 
 use crate::ast::*;
 use crate::check::{Model, TypeDef};
 use crate::diagnostic::Diagnostic;
+use crate::glue;
 
 /// Generates a Rust module body (items, no inner attributes, suitable for `include!`)
 /// from a checked model. Fails only on constructs Rust cannot represent (`quadruple`).
@@ -452,90 +453,53 @@ impl Generator<'_> {
             version.doc.as_deref(),
             format!("Program `{}` version `{}`: its client, service trait and dispatcher.", program.name, version.name),
         );
-        let mut consts = Vec::new();
-        let mut client_methods = Vec::new();
+        let mut procedures = Vec::new();
         let mut trait_methods = Vec::new();
-        let mut dispatch_arms = Vec::new();
         for proc in &version.procedures {
-            let pconst = verbatim(&proc.name.name);
-            let pnum = u32_lit(self.model.value(&proc.number));
             let pdoc_text = proc.doc.clone().unwrap_or_else(|| format!("Procedure `{}`.", proc.name));
-            let pdoc = doc_attr(Some(&pdoc_text), String::new());
-            consts.push(quote! { #pdoc pub const #pconst: u32 = #pnum; });
+            let docs = doc_attr(Some(&pdoc_text), String::new());
             let method = match snake(&proc.name.name).to_string().as_str() {
                 "new" | "connect" | "inner" => format_ident!("{}_proc", proc.name.name.to_snake_case()),
                 _ => snake(&proc.name.name),
             };
-            let arg_names: Vec<Ident> = (0..proc.args.len())
-                .map(|i| if proc.args.len() == 1 { format_ident!("arg") } else { format_ident!("arg{}", i) })
-                .collect();
-            let arg_types: Vec<TokenStream> = proc.args.iter().map(|t| self.super_type(t)).collect();
-            let result = proc.result.as_ref().map_or(quote! { () }, |t| self.super_type(t));
-            let encoded_args = match arg_names.len() {
-                0 => quote! { &() },
-                1 => quote! { arg },
-                _ => quote! { &(#(#arg_names),*) },
-            };
-            client_methods.push(quote! {
-                #pdoc
-                pub async fn #method(&self, #(#arg_names: &#arg_types),*) -> Result<#result, ::courier::rpc::CallError> {
-                    self.0.call(PROGRAM, VERSION, #pconst, #encoded_args).await
-                }
-            });
-            if self.model.value(&proc.number) == 0 {
-                continue; // NULL is answered by the server itself.
-            }
-            trait_methods.push(quote! {
-                #pdoc
-                fn #method(&self, call: &::courier::rpc::Call, #(#arg_names: #arg_types),*)
-                    -> impl ::core::future::Future<Output = Result<#result, ::courier::rpc::Fault>> + Send;
-            });
-            let decode = match arg_names.len() {
-                0 => quote! {},
-                1 => quote! { let arg: #(#arg_types)* = call.args()?; },
-                _ => quote! { let (#(#arg_names),*): (#(#arg_types),*) = call.args()?; },
-            };
-            let respond = match proc.result {
-                None => quote! {
-                    service.#method(&call, #(#arg_names),*).await?;
-                    Ok(::courier::xdr::__private::Bytes::new())
-                },
-                Some(_) => quote! {
-                    let result = service.#method(&call, #(#arg_names),*).await?;
-                    ::courier::rpc::encode_results(&result)
-                },
-            };
-            dispatch_arms.push(quote! {
-                #pconst => {
-                    #decode
-                    #respond
-                }
-            });
-        }
-        if !version.procedures.iter().any(|p| p.name.name.to_snake_case() == "null") {
-            client_methods.insert(
-                0,
-                quote! {
-                    /// Calls procedure 0 (NULL), which every server answers: the classic ping.
-                    pub async fn null(&self) -> Result<(), ::courier::rpc::CallError> {
-                        self.0.null(PROGRAM, VERSION).await
-                    }
-                },
-            );
-        }
-        let dispatch_body = if dispatch_arms.is_empty() {
-            quote! { let _ = call; Box::pin(async { Err(::courier::rpc::Fault::ProcUnavail) }) }
-        } else {
-            quote! {
-                let service = self.0.clone();
-                Box::pin(async move {
-                    match call.header.proc {
-                        #(#dispatch_arms)*
-                        _ => Err(::courier::rpc::Fault::ProcUnavail),
-                    }
+            let args: Vec<(Ident, TokenStream)> = proc
+                .args
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let name = if proc.args.len() == 1 { format_ident!("arg") } else { format_ident!("arg{}", i) };
+                    (name, self.super_type(t))
                 })
+                .collect();
+            let result = proc.result.as_ref().map_or(quote! { () }, |t| self.super_type(t));
+            let served = self.model.value(&proc.number) != 0; // NULL is answered by the server.
+            if served {
+                let (names, types): (Vec<_>, Vec<_>) = args.iter().cloned().unzip();
+                trait_methods.push(quote! {
+                    #docs
+                    fn #method(&self, call: &::courier::rpc::Call, #(#names: #types),*)
+                        -> impl ::core::future::Future<Output = Result<#result, ::courier::rpc::Fault>> + Send;
+                });
             }
-        };
+            procedures.push(glue::Procedure {
+                method,
+                number_const: verbatim(&proc.name.name),
+                number: u32_lit(self.model.value(&proc.number)).into_token_stream(),
+                docs,
+                args,
+                result,
+                void: proc.result.is_none(),
+                served,
+                failure: glue::Failure::Fault,
+            });
+        }
+        let items = glue::items(&glue::Glue {
+            program: prog_num.into_token_stream(),
+            version: vers_num.clone().into_token_stream(),
+            procedures,
+            service: quote! { Service },
+            passes_call: true,
+        });
         let vconst_doc = format!(" Version `{}` of program `{}`.", version.name, program.name);
         quote! {
             #[doc = #vconst_doc]
@@ -543,56 +507,11 @@ impl Generator<'_> {
 
             #vdoc
             pub mod #module {
-                /// The program number.
-                pub const PROGRAM: u32 = #prog_num;
-                /// The version number.
-                pub const VERSION: u32 = #vers_num;
-                #(#consts)*
-
-                /// A typed client: one method per procedure.
-                #[derive(Debug, Clone)]
-                pub struct Client(pub ::courier::rpc::Client);
-
-                impl Client {
-                    /// Wraps a connected courier client.
-                    pub fn new(client: ::courier::rpc::Client) -> Self {
-                        Client(client)
-                    }
-
-                    /// Connects to a server of this program version.
-                    pub async fn connect(endpoint: &::courier::transport::Endpoint, config: ::courier::rpc::ClientConfig) -> ::std::io::Result<Self> {
-                        Ok(Client(::courier::rpc::Client::connect(endpoint, config).await?))
-                    }
-
-                    #(#client_methods)*
-                }
+                #items
 
                 /// The procedures of this program version, to implement on a server.
                 pub trait Service: Send + Sync + 'static {
                     #(#trait_methods)*
-                }
-
-                /// Serves a [`Service`] as this program version: register it with
-                /// `courier::rpc::ServerBuilder::add_service`.
-                #[derive(Debug)]
-                pub struct Dispatcher<T>(pub ::std::sync::Arc<T>);
-
-                impl<T: Service> Dispatcher<T> {
-                    /// A dispatcher for `service`.
-                    pub fn new(service: T) -> Self {
-                        Dispatcher(::std::sync::Arc::new(service))
-                    }
-                }
-
-                impl<T: Service> ::courier::rpc::ProgramVersion for Dispatcher<T> {
-                    const PROGRAM: u32 = PROGRAM;
-                    const VERSION: u32 = VERSION;
-                }
-
-                impl<T: Service> ::courier::rpc::Service for Dispatcher<T> {
-                    fn call(&self, call: ::courier::rpc::Call) -> ::courier::rpc::server::BoxFuture<::courier::rpc::Outcome> {
-                        #dispatch_body
-                    }
                 }
             }
         }

@@ -10,10 +10,11 @@
 //!
 //! Both are re-exported by the `courier` crate; use them from there.
 
+use courier_idl::glue;
 use heck::{ToShoutySnakeCase, ToSnakeCase};
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, ToTokens};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
@@ -245,53 +246,30 @@ fn interface_impl(args: Punctuated<syn::MetaNameValue, Token![,]>, mut item: Ite
     let program_name = trait_name.to_string().to_shouty_snake_case();
     let vis = &item.vis;
 
-    let consts = methods.iter().map(|m| {
-        let c = format_ident!("{}", m.name.to_string().to_shouty_snake_case());
-        let n = &m.number;
-        let doc = format!("The procedure number of `{}`.", m.name);
-        quote! { #[doc = #doc] pub const #c: u32 = #n; }
-    });
-    let client_methods = methods.iter().map(|m| {
-        let name = &m.name;
-        let c = format_ident!("{}", name.to_string().to_shouty_snake_case());
-        let output = &m.output;
-        let docs = &m.docs;
-        let arg_names: Vec<_> = m.args.iter().map(|(n, _)| n).collect();
-        let arg_types: Vec<_> = m.args.iter().map(|(_, t)| t).collect();
-        let encoded = match arg_names.len() {
-            0 => quote! { &() },
-            1 => quote! { #(#arg_names)* },
-            _ => quote! { &(#(#arg_names),*) },
-        };
-        quote! {
-            #(#docs)*
-            pub async fn #name(&self, #(#arg_names: &#arg_types),*) -> Result<#output, ::courier::rpc::CallError> {
-                self.0.call(PROGRAM, VERSION, #c, #encoded).await
+    let procedures = methods
+        .iter()
+        .map(|m| {
+            let docs = &m.docs;
+            let output = &m.output;
+            glue::Procedure {
+                method: m.name.clone(),
+                number_const: format_ident!("{}", m.name.to_string().to_shouty_snake_case()),
+                number: m.number.to_token_stream(),
+                docs: quote! { #(#docs)* },
+                args: m.args.iter().map(|(n, t)| (n.clone(), t.to_token_stream())).collect(),
+                result: quote! { #output },
+                void: matches!(output, Type::Tuple(t) if t.elems.is_empty()),
+                served: true,
+                failure: if m.fallible { glue::Failure::Into } else { glue::Failure::Never },
             }
-        }
-    });
-    let dispatch_arms = methods.iter().map(|m| {
-        let name = &m.name;
-        let c = format_ident!("{}", name.to_string().to_shouty_snake_case());
-        let arg_names: Vec<_> = m.args.iter().map(|(n, _)| n).collect();
-        let arg_types: Vec<_> = m.args.iter().map(|(_, t)| t).collect();
-        let decode = match arg_names.len() {
-            0 => quote! {},
-            1 => quote! { let #(#arg_names)*: #(#arg_types)* = call.args()?; },
-            _ => quote! { let (#(#arg_names),*): (#(#arg_types),*) = call.args()?; },
-        };
-        let value = if m.fallible {
-            quote! { service.#name(#(#arg_names),*).await.map_err(::core::convert::Into::<::courier::rpc::Fault>::into)? }
-        } else {
-            quote! { service.#name(#(#arg_names),*).await }
-        };
-        quote! {
-            #c => {
-                #decode
-                let result = #value;
-                ::courier::rpc::encode_results(&result)
-            }
-        }
+        })
+        .collect();
+    let items = glue::items(&glue::Glue {
+        program: program.to_token_stream(),
+        version: version.to_token_stream(),
+        procedures,
+        service: quote! { super::#trait_name },
+        passes_call: false,
     });
     let idl_procs = methods.iter().map(|m| {
         let proc_name = m.name.to_string().to_shouty_snake_case();
@@ -333,63 +311,7 @@ fn interface_impl(args: Punctuated<syn::MetaNameValue, Token![,]>, mut item: Ite
             #[allow(unused_imports)]
             use super::*;
 
-            /// The program number.
-            pub const PROGRAM: u32 = #program;
-            /// The version number.
-            pub const VERSION: u32 = #version;
-            #(#consts)*
-
-            /// A typed client: one method per procedure.
-            #[derive(Debug, Clone)]
-            pub struct Client(pub ::courier::rpc::Client);
-
-            impl Client {
-                /// Wraps a connected courier client.
-                pub fn new(client: ::courier::rpc::Client) -> Self {
-                    Client(client)
-                }
-
-                /// Connects to a server of this interface.
-                pub async fn connect(endpoint: &::courier::transport::Endpoint, config: ::courier::rpc::ClientConfig) -> ::std::io::Result<Self> {
-                    Ok(Client(::courier::rpc::Client::connect(endpoint, config).await?))
-                }
-
-                /// Calls procedure 0 (NULL).
-                pub async fn null(&self) -> Result<(), ::courier::rpc::CallError> {
-                    self.0.null(PROGRAM, VERSION).await
-                }
-
-                #(#client_methods)*
-            }
-
-            /// Serves an implementation of the trait: register it with
-            /// `courier::rpc::ServerBuilder::add_service`.
-            #[derive(Debug)]
-            pub struct Dispatcher<T>(pub ::std::sync::Arc<T>);
-
-            impl<T: super::#trait_name> Dispatcher<T> {
-                /// A dispatcher for `service`.
-                pub fn new(service: T) -> Self {
-                    Dispatcher(::std::sync::Arc::new(service))
-                }
-            }
-
-            impl<T: super::#trait_name> ::courier::rpc::ProgramVersion for Dispatcher<T> {
-                const PROGRAM: u32 = PROGRAM;
-                const VERSION: u32 = VERSION;
-            }
-
-            impl<T: super::#trait_name> ::courier::rpc::Service for Dispatcher<T> {
-                fn call(&self, call: ::courier::rpc::Call) -> ::courier::rpc::server::BoxFuture<::courier::rpc::Outcome> {
-                    let service = self.0.clone();
-                    Box::pin(async move {
-                        match call.header.proc {
-                            #(#dispatch_arms)*
-                            _ => Err(::courier::rpc::Fault::ProcUnavail),
-                        }
-                    })
-                }
-            }
+            #items
 
             /// The interface in the RPC language: a `.x` file for rpcgen.
             pub fn idl() -> String {
