@@ -124,6 +124,36 @@ fn the_node_serves_as_the_machines_binder() {
         let summary = output("rpcinfo", &["-s", "127.0.0.1"]);
         assert!(summary.lines().any(|l| l.split_whitespace().take(2).eq(["100000", "2,3,4"])), "{summary}");
 
+        // rpcinfo -l (GETADDRLIST) lists the binder's IPv4 addresses as rpcbind's do.
+        let list = output("rpcinfo", &["-l", "127.0.0.1", "100000", "4"]);
+        let rows: Vec<Vec<&str>> = list.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+        assert_eq!(
+            rows,
+            [
+                ["100000", "4", "inet/tcp/cots_ord", "127.0.0.1.0.111", "portmapper"],
+                ["100000", "4", "inet/udp/clts", "127.0.0.1.0.111", "portmapper"]
+            ],
+            "{list}"
+        );
+        // rpcinfo -m (GETSTAT) shows the calls counted, lookups included.
+        let stats = output("rpcinfo", &["-m", "127.0.0.1"]);
+        for heading in
+            ["PORTMAP (version 2) statistics", "RPCBIND (version 3) statistics", "RPCBIND (version 4) statistics"]
+        {
+            assert!(stats.contains(heading), "{stats}");
+        }
+        let lookups =
+            stats.split("RPCB_GETADDR (version 4) call statistics").nth(1).unwrap_or_else(|| panic!("{stats}"));
+        assert!(
+            lookups.lines().any(|l| l.split_whitespace().take(3).eq(["courier-diag", "1", "tcp"])
+                || l.split_whitespace().take(3).eq(["541282817", "1", "tcp"])),
+            "{stats}"
+        );
+        // rpcinfo -a calls a universal address directly.
+        let uaddr = format!("127.0.0.1.{}.{}", port.parse::<u16>().unwrap() >> 8, port.parse::<u16>().unwrap() & 0xff);
+        let direct = output("rpcinfo", &["-a", &uaddr, "-T", "tcp", "541282817", "1"]);
+        assert_eq!(direct.trim(), "program 541282817 version 1 ready and waiting");
+
         // A libtirpc server registers itself with courier's binder, and is found.
         let c = courier_test_support::CServer::start_with(&peers.join("interop_server"), &["--register"]);
         until("the C server is registered", || output("rpcinfo", &["-p", "127.0.0.1"]).contains("541282133"));

@@ -329,8 +329,14 @@ impl<'de, T: Deserialize<'de>, const MAX: u32> Deserialize<'de> for BoundedVec<T
 /// is a loop, not a recursion, so a list of any length decodes without growing the stack
 /// (and drops without recursion too); each element costs at least eight input bytes, so
 /// the input bounds the memory.
-#[derive(Clone, Default, PartialEq, Eq, Hash, Debug)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct OptionalList<T>(pub Vec<T>);
+
+impl<T> Default for OptionalList<T> {
+    fn default() -> Self {
+        OptionalList(Vec::new())
+    }
+}
 
 impl<T> Deref for OptionalList<T> {
     type Target = Vec<T>;

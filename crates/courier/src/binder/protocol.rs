@@ -88,3 +88,79 @@ pub struct Rpcb {
     /// Who registered it (the binder decides, not the caller).
     pub owner: String,
 }
+
+/// How many procedures GETSTAT counts per version (`RPCBSTAT_HIGHPROC`).
+pub const STAT_PROCS: usize = 13;
+
+/// GETSTAT's lookup counts for one program version on one netid (`rpcbs_addrlist`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct AddrStat {
+    /// Program number.
+    pub prog: u32,
+    /// Version number.
+    pub vers: u32,
+    /// Lookups that found an address.
+    pub success: i32,
+    /// Lookups that did not.
+    pub failure: i32,
+    /// The netid looked up.
+    pub netid: String,
+}
+
+/// GETSTAT's counts of calls made on callers' behalf (`rpcbs_rmtcalllist`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct RmtStat {
+    /// Program number.
+    pub prog: u32,
+    /// Version number.
+    pub vers: u32,
+    /// Procedure number.
+    pub proc: u32,
+    /// Calls that succeeded.
+    pub success: i32,
+    /// Calls that failed.
+    pub failure: i32,
+    /// Whether they came through INDIRECT (1) or CALLIT/BCAST (0).
+    pub indirect: i32,
+    /// The netid.
+    pub netid: String,
+}
+
+/// GETSTAT's statistics of one version (`rpcb_stat`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct VersionStat {
+    /// Calls of each procedure.
+    pub info: [i32; STAT_PROCS],
+    /// Successful SETs.
+    pub setinfo: i32,
+    /// Successful UNSETs.
+    pub unsetinfo: i32,
+    /// Lookups (GETADDR, GETPORT) by program version and netid.
+    pub addrinfo: courier_xdr::OptionalList<AddrStat>,
+    /// Calls made on callers' behalf.
+    pub rmtinfo: courier_xdr::OptionalList<RmtStat>,
+}
+
+/// One address of GETADDRLIST's answer (`rpcb_entry`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct RpcbEntry {
+    /// The universal address.
+    pub maddr: String,
+    /// The netid.
+    pub nc_netid: String,
+    /// The transport's semantics: 1 datagram (CLTS), 3 stream (COTS_ORD).
+    pub nc_semantics: u32,
+    /// The protocol family: `inet`, `inet6`.
+    pub nc_protofmly: String,
+    /// The protocol: `tcp`, `udp`.
+    pub nc_proto: String,
+}
+
+/// A transport address as raw bytes (`struct netbuf`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct Netbuf {
+    /// The buffer's size at the sender.
+    pub maxlen: u32,
+    /// The bytes: a `struct sockaddr_in` or `sockaddr_in6` of this machine.
+    pub buf: courier_xdr::Opaque,
+}

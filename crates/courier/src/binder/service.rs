@@ -1,16 +1,16 @@
 //! The binder as an RPC service: the port mapper (version 2) and rpcbind (versions 3
 //! and 4) over one shared [`Table`], for `courier serve --rpcbind`.
 //!
-//! Served now: NULL, SET, UNSET, GETPORT/GETADDR, DUMP, GETTIME and GETVERSADDR. Not yet:
-//! CALLIT/BCAST/INDIRECT, UADDR2TADDR/TADDR2UADDR, GETADDRLIST and GETSTAT, which answer
-//! PROC_UNAVAIL.
+//! Served: NULL, SET, UNSET, GETPORT/GETADDR, DUMP, GETTIME, UADDR2TADDR/TADDR2UADDR,
+//! GETVERSADDR, GETADDRLIST and GETSTAT (with the statistics rpcbind keeps). Not yet:
+//! CALLIT/BCAST/INDIRECT, which answer PROC_UNAVAIL.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use courier_xdr::OptionalList;
 
-use super::protocol::{self, pmap, rpcb, Mapping, Rpcb};
+use super::protocol::{self, pmap, rpcb, Mapping, Netbuf, Rpcb};
 use super::table::{Caller, Table};
 use crate::rpc::server::BoxFuture;
 use crate::rpc::{encode_results, Call, Fault, Outcome, ServerBuilder, Service};
@@ -58,6 +58,7 @@ struct BinderVersion {
 
 impl Service for BinderVersion {
     fn call(&self, call: Call) -> BoxFuture<Outcome> {
+        self.binder.table().count_call(self.vers, call.header.proc);
         let outcome = if self.vers == protocol::PMAP_VERSION { self.pmap(&call) } else { self.rpcb(&call) };
         Box::pin(std::future::ready(outcome))
     }
@@ -67,9 +68,26 @@ impl BinderVersion {
     fn pmap(&self, call: &Call) -> Outcome {
         let caller = caller(&call.peer);
         match call.header.proc {
-            pmap::SET => encode_results(&self.binder.table().pmap_set(&call.args::<Mapping>()?, caller)),
-            pmap::UNSET => encode_results(&self.binder.table().pmap_unset(&call.args::<Mapping>()?, caller)),
-            pmap::GETPORT => encode_results(&self.binder.table().pmap_getport(&call.args::<Mapping>()?)),
+            pmap::SET => {
+                let mut table = self.binder.table();
+                let done = table.pmap_set(&call.args::<Mapping>()?, caller);
+                table.count_change(self.vers, false, done);
+                encode_results(&done)
+            }
+            pmap::UNSET => {
+                let mut table = self.binder.table();
+                let done = table.pmap_unset(&call.args::<Mapping>()?, caller);
+                table.count_change(self.vers, true, done);
+                encode_results(&done)
+            }
+            pmap::GETPORT => {
+                let query = call.args::<Mapping>()?;
+                let mut table = self.binder.table();
+                let port = table.pmap_getport(&query);
+                let netid = if query.prot == protocol::IPPROTO_UDP { "udp" } else { "tcp" };
+                table.count_lookup(self.vers, query.prog, query.vers, netid, port != 0);
+                encode_results(&port)
+            }
             pmap::DUMP => {
                 call.args::<()>()?;
                 encode_results(&OptionalList(self.binder.table().pmap_dump()))
@@ -81,8 +99,18 @@ impl BinderVersion {
     fn rpcb(&self, call: &Call) -> Outcome {
         let caller = caller(&call.peer);
         match call.header.proc {
-            rpcb::SET => encode_results(&self.binder.table().set(&call.args::<Rpcb>()?, caller)),
-            rpcb::UNSET => encode_results(&self.binder.table().unset(&call.args::<Rpcb>()?, caller)),
+            rpcb::SET => {
+                let mut table = self.binder.table();
+                let done = table.set(&call.args::<Rpcb>()?, caller);
+                table.count_change(self.vers, false, done);
+                encode_results(&done)
+            }
+            rpcb::UNSET => {
+                let mut table = self.binder.table();
+                let done = table.unset(&call.args::<Rpcb>()?, caller);
+                table.count_change(self.vers, true, done);
+                encode_results(&done)
+            }
             rpcb::GETADDR => self.lookup(call, Table::getaddr),
             rpcb::GETVERSADDR if self.vers == protocol::RPCB_VERSION_4 => self.lookup(call, Table::getversaddr),
             rpcb::DUMP => {
@@ -93,6 +121,18 @@ impl BinderVersion {
                 call.args::<()>()?;
                 let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
                 encode_results(&u32::try_from(now).unwrap_or(u32::MAX))
+            }
+            rpcb::UADDR2TADDR => encode_results(&uaddr_to_taddr(&call.args::<String>()?)),
+            rpcb::TADDR2UADDR => encode_results(&taddr_to_uaddr(&call.args::<Netbuf>()?)),
+            rpcb::GETADDRLIST if self.vers == protocol::RPCB_VERSION_4 => {
+                let query = call.args::<Rpcb>()?;
+                let ipv6 = matches!(&call.peer, Peer::Tcp(a) | Peer::Udp(a) if a.is_ipv6());
+                let list = self.binder.table().getaddrlist(query.prog, query.vers, ipv6, reachable(&call.peer));
+                encode_results(&OptionalList(list))
+            }
+            rpcb::GETSTAT if self.vers == protocol::RPCB_VERSION_4 => {
+                call.args::<()>()?;
+                encode_results(&self.binder.table().stats())
             }
             _ => Err(Fault::ProcUnavail),
         }
@@ -107,9 +147,56 @@ impl BinderVersion {
     fn lookup(&self, call: &Call, lookup: Lookup) -> Outcome {
         let query = call.args::<Rpcb>()?;
         let netid = if query.netid.is_empty() { arrival_netid(&call.peer).to_owned() } else { query.netid };
-        let addr = lookup(&self.binder.table(), query.prog, query.vers, &netid, reachable(&call.peer));
+        let mut table = self.binder.table();
+        let addr = lookup(&table, query.prog, query.vers, &netid, reachable(&call.peer));
+        table.count_lookup(self.vers, query.prog, query.vers, &netid, addr.is_some());
         encode_results(&addr.unwrap_or_default())
     }
+}
+
+/// TADDR2UADDR: a `sockaddr_in`/`sockaddr_in6` of this machine (family in the machine's
+/// byte order) to a universal address; "" for anything else.
+fn taddr_to_uaddr(netbuf: &Netbuf) -> String {
+    const AF_INET: u16 = 2;
+    const AF_INET6: u16 = 10;
+    let b = netbuf.buf.as_ref();
+    let family = b.get(..2).map(|f| u16::from_ne_bytes([f[0], f[1]]));
+    let port = b.get(2..4).map(|p| u16::from_be_bytes([p[0], p[1]]));
+    let addr: Option<SocketAddr> = match (family, port) {
+        (Some(AF_INET), Some(port)) => {
+            b.get(4..8).map(|a| SocketAddr::new(IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3])), port))
+        }
+        (Some(AF_INET6), Some(port)) => b
+            .get(8..24)
+            .and_then(|a| <[u8; 16]>::try_from(a).ok())
+            .map(|a| SocketAddr::new(IpAddr::V6(Ipv6Addr::from(a)), port)),
+        _ => None,
+    };
+    addr.map(super::uaddr::to_uaddr).unwrap_or_default()
+}
+
+/// UADDR2TADDR: a universal address to a `sockaddr_in`/`sockaddr_in6` of this machine;
+/// an empty buffer for one that does not parse.
+fn uaddr_to_taddr(uaddr: &str) -> Netbuf {
+    let Ok(addr) = super::uaddr::from_uaddr(uaddr) else { return Netbuf::default() };
+    let mut buf = Vec::with_capacity(28);
+    match addr.ip() {
+        IpAddr::V4(ip) => {
+            buf.extend_from_slice(&2u16.to_ne_bytes());
+            buf.extend_from_slice(&addr.port().to_be_bytes());
+            buf.extend_from_slice(&ip.octets());
+            buf.extend_from_slice(&[0; 8]);
+        }
+        IpAddr::V6(ip) => {
+            buf.extend_from_slice(&10u16.to_ne_bytes());
+            buf.extend_from_slice(&addr.port().to_be_bytes());
+            buf.extend_from_slice(&[0; 4]);
+            buf.extend_from_slice(&ip.octets());
+            buf.extend_from_slice(&[0; 4]);
+        }
+    }
+    // At most 28 bytes, so the length fits.
+    Netbuf { maxlen: buf.len() as u32, buf: buf.into() }
 }
 
 fn caller(peer: &Peer) -> Caller {
@@ -138,5 +225,21 @@ fn reachable(peer: &Peer) -> Option<SocketAddr> {
             0,
         )),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_addresses_and_universal_addresses_convert_both_ways() {
+        for uaddr in ["127.0.0.1.0.111", "::1.8.1", "192.0.2.9.255.255"] {
+            let netbuf = uaddr_to_taddr(uaddr);
+            assert!(netbuf.maxlen == 16 || netbuf.maxlen == 28, "{netbuf:?}");
+            assert_eq!(taddr_to_uaddr(&netbuf), uaddr);
+        }
+        assert_eq!(uaddr_to_taddr("nonsense"), Netbuf::default());
+        assert_eq!(taddr_to_uaddr(&Netbuf { maxlen: 3, buf: vec![1u8, 2, 3].into() }), "");
     }
 }

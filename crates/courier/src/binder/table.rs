@@ -15,7 +15,7 @@
 
 use std::net::SocketAddr;
 
-use super::protocol::{Mapping, Rpcb, IPPROTO_TCP, IPPROTO_UDP};
+use super::protocol::{AddrStat, Mapping, Rpcb, RpcbEntry, VersionStat, IPPROTO_TCP, IPPROTO_UDP};
 use super::uaddr::{from_uaddr, to_uaddr};
 
 /// Who is asking, as far as the rules go.
@@ -47,10 +47,17 @@ impl Caller {
     }
 }
 
-/// The registrations, in the order they were made.
+/// The registrations, in the order they were made, and the statistics GETSTAT reports.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
     entries: Vec<Rpcb>,
+    /// Per version of the binder (2, 3, 4).
+    stats: [VersionStat; 3],
+}
+
+/// The index of a binder version in the statistics (`RPCBVERS_2_STAT` …).
+fn stat_index(vers: u32) -> usize {
+    (vers.clamp(2, 4) - 2) as usize
 }
 
 impl Table {
@@ -73,6 +80,66 @@ impl Table {
     /// Every registration.
     pub fn entries(&self) -> &[Rpcb] {
         &self.entries
+    }
+
+    /// Counts a call of procedure `proc` of binder version `vers`.
+    pub fn count_call(&mut self, vers: u32, proc: u32) {
+        if let Some(n) = self.stats[stat_index(vers)].info.get_mut(proc as usize) {
+            *n = n.saturating_add(1);
+        }
+    }
+
+    /// Counts the outcome of a SET (`unset` false) or UNSET through version `vers`.
+    pub fn count_change(&mut self, vers: u32, unset: bool, done: bool) {
+        let stats = &mut self.stats[stat_index(vers)];
+        if done {
+            let n = if unset { &mut stats.unsetinfo } else { &mut stats.setinfo };
+            *n = n.saturating_add(1);
+        }
+    }
+
+    /// Counts a lookup (GETADDR, GETPORT …) through version `vers`.
+    pub fn count_lookup(&mut self, vers: u32, prog: u32, looked_up: u32, netid: &str, found: bool) {
+        let list = &mut self.stats[stat_index(vers)].addrinfo.0;
+        let stat = match list.iter_mut().position(|s| s.prog == prog && s.vers == looked_up && s.netid == netid) {
+            Some(i) => &mut list[i],
+            None => {
+                list.push(AddrStat { prog, vers: looked_up, success: 0, failure: 0, netid: netid.to_owned() });
+                let last = list.len() - 1;
+                &mut list[last]
+            }
+        };
+        let n = if found { &mut stat.success } else { &mut stat.failure };
+        *n = n.saturating_add(1);
+    }
+
+    /// GETSTAT: the statistics of versions 2, 3 and 4.
+    pub fn stats(&self) -> [VersionStat; 3] {
+        self.stats.clone()
+    }
+
+    /// RPCBPROC_GETADDRLIST: every address of `prog` version `vers` in the caller's
+    /// family (`inet6` callers get IPv6 ones), "any" given as `reachable`.
+    pub fn getaddrlist(&self, prog: u32, vers: u32, ipv6: bool, reachable: Option<SocketAddr>) -> Vec<RpcbEntry> {
+        self.entries
+            .iter()
+            .filter(|e| e.prog == prog && e.vers == vers)
+            .filter_map(|e| {
+                let (proto, semantics) = match e.netid.trim_end_matches('6') {
+                    "tcp" => ("tcp", 3),
+                    "udp" => ("udp", 1),
+                    _ => return None,
+                };
+                let family_v6 = e.netid.ends_with('6');
+                (family_v6 == ipv6).then(|| RpcbEntry {
+                    maddr: reachable_uaddr(&e.addr, reachable),
+                    nc_netid: e.netid.clone(),
+                    nc_semantics: semantics,
+                    nc_protofmly: if family_v6 { "inet6" } else { "inet" }.to_owned(),
+                    nc_proto: proto.to_owned(),
+                })
+            })
+            .collect()
     }
 
     /// RPCBPROC_SET.
