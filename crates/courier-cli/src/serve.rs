@@ -31,11 +31,23 @@ pub struct Args {
     /// Be the binder on this port instead of 111 (0: any free port).
     #[arg(long, value_name = "PORT", conflicts_with = "rpcbind")]
     rpcbind_port: Option<u16>,
+    /// Keep the node's durable state in DIR (the binder's registrations, in
+    /// DIR/rpcbind.xdr, survive a restart).
+    #[arg(long, value_name = "DIR")]
+    data: Option<std::path::PathBuf>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let binder_port = if args.rpcbind { Some(protocol::PORT) } else { args.rpcbind_port };
-    let binder = binder_port.map(|_| Binder::new(Table::default()));
+    let binder = match (binder_port, &args.data) {
+        (None, _) => None,
+        (Some(_), None) => Some(Binder::new(Table::default())),
+        (Some(_), Some(dir)) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            let state = dir.join("rpcbind.xdr");
+            Some(Binder::with_state(state.clone()).with_context(|| format!("cannot load {}", state.display()))?)
+        }
+    };
     let mut builder =
         Server::builder().register(courier::diag::PROGRAM, courier::diag::VERSION, courier::diag::service());
     if let Some(binder) = &binder {

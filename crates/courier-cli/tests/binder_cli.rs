@@ -174,3 +174,57 @@ fn the_node_serves_as_the_machines_binder() {
         let _ = node.wait();
     });
 }
+
+/// The binder's registrations survive a restart of the node when it keeps state
+/// (`--data`), and `courier ls --stale --clean` finds and removes entries of servers that
+/// are gone.
+#[test]
+fn registrations_survive_a_restart_and_stale_ones_are_cleaned() {
+    let data =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("binder-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    in_private_network(|| {
+        let start = || {
+            let mut node = Command::new(COURIER)
+                .args(["serve", "--rpcbind", "--listen", "127.0.0.1:0", "--data"])
+                .arg(&data)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+            let _ = lines.next();
+            until("the binder answers", || output("rpcinfo", &["-p", "127.0.0.1"]).contains("100000"));
+            node
+        };
+        let mut node = start();
+        // A server that registers and goes away: nothing listens on UDP port 9 here.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let binder = courier::binder::BinderClient::on_host([127, 0, 0, 1].into(), courier::binder::Transport::Tcp)
+                .await
+                .unwrap();
+            assert!(binder.register(0x2000_7777, 1, &"udp://127.0.0.1:9".parse().unwrap()).await.unwrap());
+        });
+        let _ = Command::new("kill").args(["-TERM", &node.id().to_string()]).status();
+        assert!(node.wait().unwrap().success());
+
+        // Started again, the binder still has the registration.
+        let mut node = start();
+        assert!(output("rpcinfo", &["-p", "127.0.0.1"]).contains("536901495"), "lost across the restart");
+        let stale = output(COURIER, &["ls", "--stale"]);
+        let lines: Vec<&str> = stale.lines().skip(1).collect();
+        assert_eq!(lines.len(), 1, "{stale}");
+        assert_eq!(
+            lines[0].split_whitespace().take(4).collect::<Vec<_>>(),
+            ["536901495", "1", "udp", "127.0.0.1.0.9"],
+            "{stale}"
+        );
+        let cleaned = output(COURIER, &["ls", "--stale", "--clean"]);
+        assert!(cleaned.contains("(removed)"), "{cleaned}");
+        assert!(!output("rpcinfo", &["-p", "127.0.0.1"]).contains("536901495"));
+        assert_eq!(output(COURIER, &["ls", "--stale"]).lines().count(), 1, "only the header is left");
+        let _ = node.kill();
+        let _ = node.wait();
+    });
+}

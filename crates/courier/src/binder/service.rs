@@ -6,6 +6,7 @@
 //! CALLIT/BCAST/INDIRECT, which answer PROC_UNAVAIL.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use courier_xdr::OptionalList;
@@ -20,12 +21,49 @@ use crate::transport::Peer;
 #[derive(Debug, Clone)]
 pub struct Binder {
     table: Arc<Mutex<Table>>,
+    /// Where registrations are kept across restarts, if anywhere.
+    state: Option<Arc<PathBuf>>,
 }
 
 impl Binder {
-    /// A binder over `table`.
+    /// A binder over `table`, keeping nothing across restarts.
     pub fn new(table: Table) -> Self {
-        Binder { table: Arc::new(Mutex::new(table)) }
+        Binder { table: Arc::new(Mutex::new(table)), state: None }
+    }
+
+    /// A binder that keeps its registrations in the file `state` (as rpcbind `-w` does):
+    /// those in the file are registered again now, and the file is rewritten after each
+    /// change. A missing file is an empty one.
+    pub fn with_state(state: PathBuf) -> std::io::Result<Self> {
+        let mut table = Table::default();
+        match std::fs::read(&state) {
+            Ok(bytes) => {
+                let entries: Vec<Rpcb> = courier_xdr::from_slice(&bytes).map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", state.display()))
+                })?;
+                table.restore(entries);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        Ok(Binder { table: Arc::new(Mutex::new(table)), state: Some(Arc::new(state)) })
+    }
+
+    /// Writes the registrations (but the binder's own) to the state file, replacing it
+    /// whole (write, sync, rename), so a crash leaves the old file or the new one.
+    fn save(&self, table: &Table) {
+        let Some(path) = &self.state else { return };
+        let entries: Vec<&Rpcb> = table.entries().iter().filter(|e| e.prog != protocol::PROGRAM).collect();
+        let result = courier_xdr::to_bytes(&entries).map_err(std::io::Error::other).and_then(|bytes| {
+            let tmp = path.with_extension("tmp");
+            let mut file = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut file, &bytes)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, path.as_path())
+        });
+        if let Err(e) = result {
+            tracing::warn!(path = %path.display(), error = %e, "cannot save the binder's registrations");
+        }
     }
 
     /// Adds the binder's versions 2, 3 and 4 to a server.
@@ -65,19 +103,27 @@ impl Service for BinderVersion {
 }
 
 impl BinderVersion {
+    /// After a SET (`unset` false) or UNSET: counts it and, if it changed anything, saves.
+    fn changed(&self, table: &mut Table, unset: bool, done: bool) {
+        table.count_change(self.vers, unset, done);
+        if done {
+            self.binder.save(table);
+        }
+    }
+
     fn pmap(&self, call: &Call) -> Outcome {
         let caller = caller(&call.peer);
         match call.header.proc {
             pmap::SET => {
                 let mut table = self.binder.table();
                 let done = table.pmap_set(&call.args::<Mapping>()?, caller);
-                table.count_change(self.vers, false, done);
+                self.changed(&mut table, false, done);
                 encode_results(&done)
             }
             pmap::UNSET => {
                 let mut table = self.binder.table();
                 let done = table.pmap_unset(&call.args::<Mapping>()?, caller);
-                table.count_change(self.vers, true, done);
+                self.changed(&mut table, true, done);
                 encode_results(&done)
             }
             pmap::GETPORT => {
@@ -102,13 +148,13 @@ impl BinderVersion {
             rpcb::SET => {
                 let mut table = self.binder.table();
                 let done = table.set(&call.args::<Rpcb>()?, caller);
-                table.count_change(self.vers, false, done);
+                self.changed(&mut table, false, done);
                 encode_results(&done)
             }
             rpcb::UNSET => {
                 let mut table = self.binder.table();
                 let done = table.unset(&call.args::<Rpcb>()?, caller);
-                table.count_change(self.vers, true, done);
+                self.changed(&mut table, true, done);
                 encode_results(&done)
             }
             rpcb::GETADDR => self.lookup(call, Table::getaddr),

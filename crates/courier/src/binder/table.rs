@@ -77,6 +77,15 @@ impl Table {
         }
     }
 
+    /// Takes back registrations kept from an earlier run, as they were (owners included).
+    pub fn restore(&mut self, entries: Vec<Rpcb>) {
+        for entry in entries {
+            if !self.entries.iter().any(|e| e.prog == entry.prog && e.vers == entry.vers && e.netid == entry.netid) {
+                self.entries.push(entry);
+            }
+        }
+    }
+
     /// Every registration.
     pub fn entries(&self) -> &[Rpcb] {
         &self.entries
