@@ -54,3 +54,56 @@ async fn registrations_are_kept_and_answered_over_both_protocols() {
         assert!(time > 1_700_000_000);
     }
 }
+
+#[tokio::test]
+async fn the_binder_calls_registered_programs_on_a_callers_behalf() {
+    use courier::binder::protocol::{PmapCallResult, RmtCallArgs, RmtCallRes, VersionStat};
+    use courier::rpc::{CallError, CallOptions, ProcId};
+    use courier_xdr::Opaque;
+    use std::time::Duration;
+
+    let diag = Server::builder().register(courier::diag::PROGRAM, 1, courier::diag::service()).build();
+    let diag_udp = diag.listen(&"udp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (_listening, binder) = binder_on("udp").await;
+    assert!(binder.register(courier::diag::PROGRAM, 1, diag_udp.endpoint()).await.unwrap());
+    let Endpoint::Udp(diag_addr) = *diag_udp.endpoint() else { unreachable!("a UDP socket") };
+
+    let echo = |text: &str| RmtCallArgs {
+        prog: courier::diag::PROGRAM,
+        vers: 1,
+        proc: courier::diag::ECHO,
+        args: Opaque::from(courier_xdr::to_bytes(&Opaque::from(text.as_bytes().to_vec())).unwrap()),
+    };
+    let rpc = binder.rpc();
+    let v2: PmapCallResult = rpc.call(100_000, 2, 5, &echo("through the port mapper")).await.unwrap();
+    assert_eq!(v2.port, u32::from(diag_addr.port()));
+    assert_eq!(courier_xdr::from_bytes::<Opaque>(v2.res.into_bytes()).unwrap().as_ref(), b"through the port mapper");
+    let v3: RmtCallRes = rpc.call(100_000, 3, 5, &echo("through rpcbind")).await.unwrap();
+    assert_eq!(v3.addr, courier::binder::uaddr::to_uaddr(diag_addr));
+    assert_eq!(courier_xdr::from_bytes::<Opaque>(v3.results.into_bytes()).unwrap().as_ref(), b"through rpcbind");
+    let v4: RmtCallRes = rpc.call(100_000, 4, 10, &echo("indirectly")).await.unwrap();
+    assert_eq!(courier_xdr::from_bytes::<Opaque>(v4.results.into_bytes()).unwrap().as_ref(), b"indirectly");
+
+    // INDIRECT answers failures; CALLIT says nothing (it serves broadcasts), and neither
+    // calls the binder itself.
+    let unknown = RmtCallArgs { prog: 0x2000_0404, ..echo("x") };
+    let err = rpc.call::<_, RmtCallRes>(100_000, 4, 10, &unknown).await.unwrap_err();
+    assert!(matches!(err, CallError::ProgUnavail { .. }), "{err}");
+    let itself = RmtCallArgs { prog: 100_000, vers: 2, proc: 4, args: Opaque::from(Vec::new()) };
+    let err = rpc.call::<_, RmtCallRes>(100_000, 4, 10, &itself).await.unwrap_err();
+    assert!(matches!(err, CallError::ProcUnavail { .. }), "{err}");
+    let quick = CallOptions { timeout: Some(Duration::from_millis(300)), ..CallOptions::default() };
+    let err = rpc
+        .call_with::<_, PmapCallResult>(ProcId { prog: 100_000, vers: 2, proc: 5 }, &itself, &quick)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CallError::Timeout { .. }), "CALLIT to itself is answered: {err}");
+
+    let stats: [VersionStat; 3] = rpc.call(100_000, 4, 12, &()).await.unwrap();
+    let v2_calls = &stats[0].rmtinfo.0;
+    assert!(
+        v2_calls.iter().any(|s| s.prog == courier::diag::PROGRAM && s.success == 1 && s.indirect == 0),
+        "{stats:?}"
+    );
+    assert!(stats[2].rmtinfo.0.iter().any(|s| s.prog == 0x2000_0404 && s.failure == 1 && s.indirect == 1), "{stats:?}");
+}

@@ -164,3 +164,35 @@ pub struct Netbuf {
     /// The bytes: a `struct sockaddr_in` or `sockaddr_in6` of this machine.
     pub buf: courier_xdr::Opaque,
 }
+
+/// The arguments of a call made through the binder: CALLIT, BCAST, INDIRECT
+/// (`call_args` of the port mapper, `rpcb_rmtcallargs` of rpcbind: the same bytes).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct RmtCallArgs {
+    /// Program number.
+    pub prog: u32,
+    /// Version number.
+    pub vers: u32,
+    /// Procedure number.
+    pub proc: u32,
+    /// The procedure's encoded arguments.
+    pub args: courier_xdr::Opaque,
+}
+
+/// The port mapper's answer to CALLIT (`call_result`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PmapCallResult {
+    /// The port of the program that was called.
+    pub port: u32,
+    /// Its encoded results.
+    pub res: courier_xdr::Opaque,
+}
+
+/// rpcbind's answer to CALLIT, BCAST and INDIRECT (`rpcb_rmtcallres`).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct RmtCallRes {
+    /// The universal address of the program that was called.
+    pub addr: String,
+    /// Its encoded results.
+    pub results: courier_xdr::Opaque,
+}

@@ -1,9 +1,9 @@
 //! The binder as an RPC service: the port mapper (version 2) and rpcbind (versions 3
 //! and 4) over one shared [`Table`], for `courier serve --rpcbind`.
 //!
-//! Served: NULL, SET, UNSET, GETPORT/GETADDR, DUMP, GETTIME, UADDR2TADDR/TADDR2UADDR,
-//! GETVERSADDR, GETADDRLIST and GETSTAT (with the statistics rpcbind keeps). Not yet:
-//! CALLIT/BCAST/INDIRECT, which answer PROC_UNAVAIL.
+//! Served: every procedure of the three versions — NULL, SET, UNSET, GETPORT/GETADDR,
+//! DUMP, CALLIT/BCAST/INDIRECT, GETTIME, UADDR2TADDR/TADDR2UADDR, GETVERSADDR,
+//! GETADDRLIST and GETSTAT (with the statistics rpcbind keeps).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
@@ -11,11 +11,13 @@ use std::sync::{Arc, Mutex};
 
 use courier_xdr::OptionalList;
 
-use super::protocol::{self, pmap, rpcb, Mapping, Netbuf, Rpcb};
+use super::protocol::{self, pmap, rpcb, Mapping, Netbuf, PmapCallResult, RmtCallArgs, RmtCallRes, Rpcb};
 use super::table::{Caller, Table};
 use crate::rpc::server::BoxFuture;
-use crate::rpc::{encode_results, Call, Fault, Outcome, ServerBuilder, Service};
-use crate::transport::Peer;
+use crate::rpc::{
+    encode_results, Call, CallError, CallOptions, Client, ClientConfig, Fault, Outcome, ProcId, ServerBuilder, Service,
+};
+use crate::transport::{Endpoint, Peer};
 
 /// The binder's service, shared by its three versions.
 #[derive(Debug, Clone)]
@@ -97,6 +99,10 @@ struct BinderVersion {
 impl Service for BinderVersion {
     fn call(&self, call: Call) -> BoxFuture<Outcome> {
         self.binder.table().count_call(self.vers, call.header.proc);
+        let proc = call.header.proc;
+        if proc == pmap::CALLIT || (proc == rpcb::INDIRECT && self.vers == protocol::RPCB_VERSION_4) {
+            return Box::pin(remote_call(self.binder.clone(), self.vers, call));
+        }
         let outcome = if self.vers == protocol::PMAP_VERSION { self.pmap(&call) } else { self.rpcb(&call) };
         Box::pin(std::future::ready(outcome))
     }
@@ -197,6 +203,59 @@ impl BinderVersion {
         let addr = lookup(&table, query.prog, query.vers, &netid, reachable(&call.peer));
         table.count_lookup(self.vers, query.prog, query.vers, &netid, addr.is_some());
         encode_results(&addr.unwrap_or_default())
+    }
+}
+
+/// CALLIT (version 2, 3), BCAST (version 4) and INDIRECT (version 4): calls a
+/// registered program on the caller's behalf, over the transport the call came on, with
+/// the caller's credential, and answers with its results and address. CALLIT and BCAST
+/// answer only success (they serve broadcasts) and say nothing otherwise; INDIRECT
+/// answers the failure. A call to the binder itself is refused, so no call can loop.
+async fn remote_call(binder: Binder, vers: u32, call: Call) -> Outcome {
+    let indirect = call.header.proc == rpcb::INDIRECT;
+    let failed = |fault: Fault| if indirect { fault } else { Fault::Silent };
+    let args = call.args::<RmtCallArgs>().map_err(failed)?;
+    let netid = arrival_netid(&call.peer);
+    let what = (args.prog, args.vers, args.proc);
+    if args.prog == protocol::PROGRAM {
+        binder.table().count_remote(vers, what, netid, indirect, false);
+        return Err(failed(Fault::ProcUnavail));
+    }
+    let uaddr = binder.table().getaddr(args.prog, args.vers, netid, reachable(&call.peer));
+    let target = uaddr.as_deref().map(super::uaddr::from_uaddr);
+    let Some(Ok(addr)) = target else {
+        binder.table().count_remote(vers, what, netid, indirect, false);
+        return Err(failed(Fault::ProgUnavail));
+    };
+    let endpoint = if netid.starts_with("udp") { Endpoint::Udp(addr) } else { Endpoint::Tcp(addr) };
+    let config = ClientConfig { timeout: REMOTE_CALL_TIMEOUT, ..ClientConfig::default() };
+    let opts = CallOptions { credential: Some(call.header.cred.clone()), ..CallOptions::default() };
+    let proc_id = ProcId { prog: args.prog, vers: args.vers, proc: args.proc };
+    let result = match Client::connect(&endpoint, config).await {
+        Ok(client) => client.do_operation(proc_id, args.args.into_bytes(), &opts).await.map_err(|e| fault_of(&e)),
+        Err(_) => Err(Fault::SystemErr),
+    };
+    binder.table().count_remote(vers, what, netid, indirect, result.is_ok());
+    let results = courier_xdr::Opaque::from(result.map_err(failed)?);
+    if vers == protocol::PMAP_VERSION {
+        encode_results(&PmapCallResult { port: u32::from(addr.port()), res: results })
+    } else {
+        encode_results(&RmtCallRes { addr: uaddr.unwrap_or_default(), results })
+    }
+}
+
+/// How long the binder waits for a program it calls on a caller's behalf.
+const REMOTE_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The reply status that passes a failed call's failure on.
+fn fault_of(e: &CallError) -> Fault {
+    match e {
+        CallError::ProgUnavail { .. } => Fault::ProgUnavail,
+        CallError::ProgMismatch { low, high, .. } => Fault::ProgMismatch { low: *low, high: *high },
+        CallError::ProcUnavail { .. } => Fault::ProcUnavail,
+        CallError::GarbageArgs { .. } => Fault::GarbageArgs,
+        CallError::Auth { stat, .. } => Fault::Auth(*stat),
+        _ => Fault::SystemErr,
     }
 }
 

@@ -15,7 +15,7 @@
 
 use std::net::SocketAddr;
 
-use super::protocol::{AddrStat, Mapping, Rpcb, RpcbEntry, VersionStat, IPPROTO_TCP, IPPROTO_UDP};
+use super::protocol::{AddrStat, Mapping, RmtStat, Rpcb, RpcbEntry, VersionStat, IPPROTO_TCP, IPPROTO_UDP};
 use super::uaddr::{from_uaddr, to_uaddr};
 
 /// Who is asking, as far as the rules go.
@@ -119,6 +119,34 @@ impl Table {
             }
         };
         let n = if found { &mut stat.success } else { &mut stat.failure };
+        *n = n.saturating_add(1);
+    }
+
+    /// Counts a call made on a caller's behalf (CALLIT, BCAST, INDIRECT) through `vers`.
+    pub fn count_remote(&mut self, vers: u32, call: (u32, u32, u32), netid: &str, indirect: bool, ok: bool) {
+        let (prog, rvers, proc) = call;
+        let indirect = i32::from(indirect);
+        let list = &mut self.stats[stat_index(vers)].rmtinfo.0;
+        let same = |s: &RmtStat| {
+            s.prog == prog && s.vers == rvers && s.proc == proc && s.netid == netid && s.indirect == indirect
+        };
+        let stat = match list.iter().position(same) {
+            Some(i) => &mut list[i],
+            None => {
+                list.push(RmtStat {
+                    prog,
+                    vers: rvers,
+                    proc,
+                    success: 0,
+                    failure: 0,
+                    indirect,
+                    netid: netid.to_owned(),
+                });
+                let last = list.len() - 1;
+                &mut list[last]
+            }
+        };
+        let n = if ok { &mut stat.success } else { &mut stat.failure };
         *n = n.saturating_add(1);
     }
 

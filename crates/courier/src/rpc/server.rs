@@ -72,19 +72,24 @@ pub enum Fault {
     SystemErr,
     /// AUTH_ERROR: the credentials are refused.
     Auth(AuthStat),
+    /// No reply at all: the caller times out. For calls where only success answers, like
+    /// the binder's CALLIT (broadcast RPC).
+    Silent,
 }
 
 impl Fault {
-    fn reply_body(self) -> ReplyBody {
+    /// The reply for this fault; `None` for [`Fault::Silent`].
+    fn reply_body(self) -> Option<ReplyBody> {
         let accepted = |stat| ReplyBody::Accepted { verf: super::auth::OpaqueAuth::NONE, stat };
-        match self {
+        Some(match self {
             Fault::ProgUnavail => accepted(AcceptStat::ProgUnavail),
             Fault::ProgMismatch { low, high } => accepted(AcceptStat::ProgMismatch { low, high }),
             Fault::ProcUnavail => accepted(AcceptStat::ProcUnavail),
             Fault::GarbageArgs => accepted(AcceptStat::GarbageArgs),
             Fault::SystemErr => accepted(AcceptStat::SystemErr),
             Fault::Auth(stat) => ReplyBody::Denied(RejectStat::AuthError(stat)),
-        }
+            Fault::Silent => return None,
+        })
     }
 }
 
@@ -295,7 +300,10 @@ impl Responder {
     pub async fn send(self, xid: u32, outcome: Outcome) {
         let (header, results) = match outcome {
             Ok(results) => (ReplyHeader::accepted(xid, AcceptStat::Success), results),
-            Err(fault) => (ReplyHeader { xid, body: fault.reply_body() }, Bytes::new()),
+            Err(fault) => match fault.reply_body() {
+                Some(body) => (ReplyHeader { xid, body }, Bytes::new()),
+                None => return,
+            },
         };
         self.0.send(header, results).await;
     }
