@@ -14,6 +14,9 @@ use courier::transport::Endpoint;
 /// The port a node listens on when none is given.
 pub const DEFAULT_PORT: u16 = 7111;
 
+/// Where the machine's binder keeps its local socket (libtirpc's `_PATH_RPCBINDSOCK`).
+const DEFAULT_BINDER_SOCKET: &str = "/run/rpcbind.sock";
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Address to serve on, TCP and UDP (repeatable; port 0 picks a free port, the same for both).
@@ -31,6 +34,10 @@ pub struct Args {
     /// Be the binder on this port instead of 111 (0: any free port).
     #[arg(long, value_name = "PORT", conflicts_with = "rpcbind")]
     rpcbind_port: Option<u16>,
+    /// The binder's local socket, where libtirpc servers register first (default with
+    /// --rpcbind: /run/rpcbind.sock; with --rpcbind-port: none).
+    #[arg(long, value_name = "PATH")]
+    rpcbind_socket: Option<std::path::PathBuf>,
     /// Keep the node's durable state in DIR (the binder's registrations, in
     /// DIR/rpcbind.xdr, survive a restart).
     #[arg(long, value_name = "DIR")]
@@ -38,6 +45,9 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // Listen for Ctrl-C and SIGTERM before anything else, so that a signal that comes
+    // while the node starts still stops it cleanly.
+    let shutdown = shutdown_signal()?;
     let binder_port = if args.rpcbind { Some(protocol::PORT) } else { args.rpcbind_port };
     let binder = match (binder_port, &args.data) {
         (None, _) => None,
@@ -62,6 +72,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     // The binder listens on IPv4 and IPv6 loopback (libtirpc servers register over
     // [::1]:111) and on each --listen address, at its port.
     let mut binder_at = None;
+    let mut binder_socket = None;
     if let (Some(binder), Some(port)) = (&binder, binder_port) {
         let mut ips: Vec<IpAddr> = vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()];
         ips.extend(args.listen.iter().map(|a| a.ip()).filter(|ip| !ip.is_loopback()));
@@ -83,7 +94,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             listening.extend([tcp, udp]);
         }
-        binder.register_self(&own);
+        let socket = args.rpcbind_socket.clone().or_else(|| args.rpcbind.then(|| DEFAULT_BINDER_SOCKET.into()));
+        if let Some(path) = &socket {
+            let local = server
+                .listen(&Endpoint::Unix(path.clone()))
+                .await
+                .with_context(|| format!("cannot listen on {}", path.display()))?;
+            listening.push(local);
+        }
+        binder.register_self(&own, socket.as_deref());
+        binder_socket = socket;
         binder_at = Some(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port));
         tracing::info!(port, "serving as the machine's binder");
     }
@@ -109,7 +129,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let programs: Vec<(u32, u32)> =
         server.registrations().into_iter().filter(|(prog, _)| *prog != protocol::PROGRAM).collect();
     let registration = if args.no_register { None } else { announce(&programs, &endpoints, binder_addr).await };
-    shutdown_signal().await?;
+    shutdown.await?;
     tracing::info!("shutting down");
     if let Some(registration) = registration {
         if let Err(e) = registration.withdraw().await {
@@ -117,7 +137,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     drop(listening);
-    if let Some(path) = &args.unix {
+    for path in args.unix.iter().chain(&binder_socket) {
         let _ = std::fs::remove_file(path);
     }
     Ok(ExitCode::SUCCESS)
@@ -158,11 +178,16 @@ async fn announce(programs: &[(u32, u32)], endpoints: &[Endpoint], binder: Socke
     }
 }
 
-async fn shutdown_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-    }
-    Ok(())
+/// Installs the handlers for Ctrl-C and SIGTERM now; the future completes at the first.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = anyhow::Result<()>>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = term.recv() => {}
+        }
+        Ok(())
+    })
 }

@@ -15,6 +15,12 @@ fn output(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A path for the binder's local socket that no other test uses (the machine's
+/// `/run/rpcbind.sock` is left alone).
+fn private_socket(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("rpcbind-{name}-{}.sock", std::process::id()))
+}
+
 fn until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !done() {
@@ -100,7 +106,8 @@ fn the_node_serves_as_the_machines_binder() {
     let peers = courier_test_support::build_c_peers(&script, &[], tmp, "binder-cli-c");
     in_private_network(|| {
         let mut node = Command::new(COURIER)
-            .args(["serve", "--rpcbind", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--rpcbind", "--listen", "127.0.0.1:0", "--rpcbind-socket"])
+            .arg(private_socket("serves"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -188,6 +195,8 @@ fn registrations_survive_a_restart_and_stale_ones_are_cleaned() {
             let mut node = Command::new(COURIER)
                 .args(["serve", "--rpcbind", "--listen", "127.0.0.1:0", "--data"])
                 .arg(&data)
+                .arg("--rpcbind-socket")
+                .arg(private_socket("restart"))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
@@ -227,4 +236,41 @@ fn registrations_survive_a_restart_and_stale_ones_are_cleaned() {
         let _ = node.kill();
         let _ = node.wait();
     });
+}
+
+/// libtirpc servers register over the binder's local socket first: with the node's binder
+/// on a port other than 111 (so libtirpc's TCP fallback finds nothing) and its local
+/// socket at `/run/rpcbind.sock` (in a mount namespace of the test's own, on a fresh
+/// `/run`), a C server's registration arrives there, owned by its user (root: `superuser`),
+/// and `rpcinfo -s` without a host — which also uses the local socket — lists it.
+#[test]
+fn c_servers_register_over_the_local_socket() {
+    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../courier/tests/interop/build.sh");
+    let peers = courier_test_support::build_c_peers(&script, &[], tmp, "binder-local-c");
+    let server = peers.join("interop_server");
+    let steps = format!(
+        r#"set -e
+mount -t tmpfs tmpfs /run
+{courier} serve --rpcbind-port 0 --rpcbind-socket /run/rpcbind.sock --listen 127.0.0.1:0 >/dev/null 2>&1 &
+node=$!
+for i in $(seq 200); do [ -S /run/rpcbind.sock ] && break; sleep 0.05; done
+{server} --register >/dev/null &
+c=$!
+for i in $(seq 200); do rpcinfo -s 2>/dev/null | grep -q 541282133 && break; sleep 0.05; done
+rpcinfo -s
+kill $c $node
+wait $node || true"#,
+        courier = COURIER,
+        server = server.display()
+    );
+    let out = in_private_network(|| {
+        Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &steps]).output().unwrap()
+    });
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{listing}{}", String::from_utf8_lossy(&out.stderr));
+    let line = listing.lines().find(|l| l.trim_start().starts_with("541282133")).unwrap_or_else(|| panic!("{listing}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.last(), Some(&"superuser"), "{listing}");
+    assert!(words[2].contains("tcp") && words[2].contains("udp"), "{listing}");
 }

@@ -75,9 +75,10 @@ impl Binder {
             .fold(builder, |b, vers| b.register(protocol::PROGRAM, vers, BinderVersion { binder: self.clone(), vers }))
     }
 
-    /// Registers the binder itself (versions 2, 3 and 4) at its own addresses.
-    pub fn register_self(&self, addrs: &[(&str, SocketAddr)]) {
-        self.table().add_binder(addrs);
+    /// Registers the binder itself (versions 2, 3 and 4) at its own addresses, and at
+    /// its local socket if it has one.
+    pub fn register_self(&self, addrs: &[(&str, SocketAddr)], local: Option<&std::path::Path>) {
+        self.table().add_binder(addrs, local);
     }
 
     /// The registrations now.
@@ -307,14 +308,18 @@ fn uaddr_to_taddr(uaddr: &str) -> Netbuf {
 fn caller(peer: &Peer) -> Caller {
     match peer {
         Peer::Tcp(addr) | Peer::Udp(addr) => Caller::from_addr(*addr),
+        Peer::Unix { uid: Some(uid) } => Caller::Local { uid: *uid },
         // A local caller whose credentials are not known: an ordinary user.
-        Peer::Unix | Peer::Local => Caller::Loopback(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), u16::MAX)),
+        Peer::Unix { uid: None } | Peer::Local => {
+            Caller::Loopback(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), u16::MAX))
+        }
     }
 }
 
 /// The netid of the transport a request arrived on.
 fn arrival_netid(peer: &Peer) -> &'static str {
     match peer {
+        Peer::Unix { .. } => "local",
         Peer::Tcp(a) if a.is_ipv6() => "tcp6",
         Peer::Udp(a) if a.is_ipv6() => "udp6",
         Peer::Udp(_) => "udp",

@@ -3,8 +3,9 @@
 //!
 //! Rules, as Debian's rpcbind applies them:
 //! - Only callers on this machine may register or unregister (loopback or a local socket).
-//! - The owner of an entry is decided by the binder, not the caller's claim: `superuser`
-//!   for a caller on a privileged port (below 1024), `unknown` otherwise.
+//! - The owner of an entry is decided by the binder, not the caller's claim: on the local
+//!   socket the caller's user (`superuser` for root, else the uid); over loopback
+//!   `superuser` for a caller on a privileged port (below 1024), `unknown` otherwise.
 //! - A SET of a program, version and netid registered at another address answers FALSE;
 //!   the same SET again answers TRUE.
 //! - UNSET removes the entries of the program and version (on one netid, or all when
@@ -21,6 +22,11 @@ use super::uaddr::{from_uaddr, to_uaddr};
 /// Who is asking, as far as the rules go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
+    /// A process on this machine, on the binder's local socket, with this user id.
+    Local {
+        /// Its user id.
+        uid: u32,
+    },
     /// A caller on this machine at this socket address.
     Loopback(SocketAddr),
     /// A caller elsewhere.
@@ -37,11 +43,15 @@ impl Caller {
         }
     }
 
-    /// The owner the binder records for entries this caller registers, if it may register.
-    fn owner(self) -> Option<&'static str> {
+    /// The owner the binder records for entries this caller registers, if it may
+    /// register: on the local socket the user (`superuser` for root, else the uid), over
+    /// loopback `superuser` from a privileged port and `unknown` otherwise.
+    fn owner(self) -> Option<String> {
         match self {
-            Caller::Loopback(addr) if addr.port() < 1024 => Some("superuser"),
-            Caller::Loopback(_) => Some("unknown"),
+            Caller::Local { uid: 0 } => Some("superuser".to_owned()),
+            Caller::Local { uid } => Some(uid.to_string()),
+            Caller::Loopback(addr) if addr.port() < 1024 => Some("superuser".to_owned()),
+            Caller::Loopback(_) => Some("unknown".to_owned()),
             Caller::Remote(_) => None,
         }
     }
@@ -62,15 +72,20 @@ fn stat_index(vers: u32) -> usize {
 
 impl Table {
     /// Adds the binder's own registrations at `addrs` (netid and address of each of its
-    /// sockets), for versions 4, 3 and 2, owned by the superuser.
-    pub fn add_binder(&mut self, addrs: &[(&str, SocketAddr)]) {
+    /// sockets) and at its local socket, for versions 4, 3 and 2, owned by the superuser.
+    pub fn add_binder(&mut self, addrs: &[(&str, SocketAddr)], local: Option<&std::path::Path>) {
+        let all = addrs
+            .iter()
+            .map(|(netid, addr)| ((*netid).to_owned(), to_uaddr(*addr)))
+            .chain(local.map(|path| ("local".to_owned(), path.display().to_string())));
+        let all: Vec<(String, String)> = all.collect();
         for vers in [4, 3, 2] {
-            for (netid, addr) in addrs {
+            for (netid, addr) in &all {
                 self.entries.push(Rpcb {
                     prog: super::protocol::PROGRAM,
                     vers,
-                    netid: (*netid).to_owned(),
-                    addr: to_uaddr(*addr),
+                    netid: netid.clone(),
+                    addr: addr.clone(),
                     owner: "superuser".to_owned(),
                 });
             }
@@ -188,7 +203,7 @@ impl Table {
         match self.entries.iter().find(|e| e.prog == entry.prog && e.vers == entry.vers && e.netid == entry.netid) {
             Some(existing) => existing.addr == entry.addr,
             None => {
-                self.entries.push(Rpcb { owner: owner.to_owned(), ..entry.clone() });
+                self.entries.push(Rpcb { owner, ..entry.clone() });
                 true
             }
         }
@@ -323,6 +338,19 @@ mod tests {
         assert!(!t.set(&rpcb(9, 1, "tcp", "127.0.0.1.4.1"), USER), "another address");
         let remote = Caller::from_addr("192.0.2.1:999".parse().unwrap());
         assert!(!t.set(&rpcb(9, 2, "tcp", "127.0.0.1.4.0"), remote), "not from elsewhere");
+    }
+
+    #[test]
+    fn local_socket_callers_own_their_entries_by_uid() {
+        let mut t = Table::default();
+        assert!(t.set(&rpcb(9, 1, "tcp", "127.0.0.1.4.0"), Caller::Local { uid: 1000 }));
+        assert!(t.set(&rpcb(9, 2, "tcp", "127.0.0.1.4.0"), Caller::Local { uid: 0 }));
+        assert_eq!(t.entries()[0].owner, "1000");
+        assert_eq!(t.entries()[1].owner, "superuser");
+        assert!(t.unset(&rpcb(9, 2, "", ""), Caller::Local { uid: 1000 }));
+        assert_eq!(t.entries().len(), 2, "another user's entry stays");
+        assert!(t.unset(&rpcb(9, 1, "", ""), Caller::Local { uid: 1000 }));
+        assert_eq!(t.entries().len(), 1);
     }
 
     #[test]

@@ -648,8 +648,9 @@ impl Server {
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
+                    let uid = stream.peer_cred().ok().map(|cred| cred.uid());
                     let (r, w) = stream.into_split();
-                    let endpoint = StreamEndpoint::new(r, w, Peer::Unix, &self.config);
+                    let endpoint = StreamEndpoint::new(r, w, Peer::Unix { uid }, &self.config);
                     tokio::spawn(self.clone().serve_stream(endpoint));
                 }
                 Err(e) => accept_failed(e).await,

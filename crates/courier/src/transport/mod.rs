@@ -66,8 +66,11 @@ pub enum Peer {
     Tcp(SocketAddr),
     /// A UDP client at this address.
     Udp(SocketAddr),
-    /// A client on a Unix socket.
-    Unix,
+    /// A client on a Unix socket, with its user id when the kernel tells it.
+    Unix {
+        /// The client process's user id (SO_PEERCRED).
+        uid: Option<u32>,
+    },
     /// A caller inside the same process (tests, embedding).
     Local,
 }
@@ -77,7 +80,8 @@ impl fmt::Display for Peer {
         match self {
             Peer::Tcp(a) => write!(f, "tcp://{a}"),
             Peer::Udp(a) => write!(f, "udp://{a}"),
-            Peer::Unix => f.write_str("unix"),
+            Peer::Unix { uid: Some(uid) } => write!(f, "unix (uid {uid})"),
+            Peer::Unix { uid: None } => f.write_str("unix"),
             Peer::Local => f.write_str("local"),
         }
     }
