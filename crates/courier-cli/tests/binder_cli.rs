@@ -274,3 +274,63 @@ wait $node || true"#,
     assert_eq!(words.last(), Some(&"superuser"), "{listing}");
     assert!(words[2].contains("tcp") && words[2].contains("udp"), "{listing}");
 }
+
+/// Side by side: Debian's rpcbind in one network namespace, `courier serve --rpcbind` in
+/// another, the same registrations made in both; `rpcinfo -p`, `-s`, `-l` and `-T` print
+/// the same against both.
+#[test]
+fn rpcinfo_prints_the_same_against_rpcbind_and_courier() {
+    let registrations: &[(u32, u32, &str)] = &[
+        (0x2000_1111, 1, "tcp://127.0.0.1:2001"),
+        (0x2000_1111, 2, "udp://127.0.0.1:2002"),
+        (0x2000_2222, 1, "tcp://[::1]:2003"),
+    ];
+    let survey = || -> Vec<String> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let binder = courier::binder::BinderClient::on_host([127, 0, 0, 1].into(), courier::binder::Transport::Tcp)
+                .await
+                .unwrap();
+            for (prog, vers, endpoint) in registrations {
+                assert!(binder.register(*prog, *vers, &endpoint.parse().unwrap()).await.unwrap());
+            }
+        });
+        [
+            vec!["-p", "127.0.0.1"],
+            vec!["-s", "127.0.0.1"],
+            vec!["-l", "127.0.0.1", "536875281", "1"],
+            vec!["-l", "127.0.0.1", "100000", "3"],
+            vec!["-T", "udp", "127.0.0.1", "100000", "2"],
+        ]
+        .iter()
+        .map(|args| output("rpcinfo", args))
+        .collect()
+    };
+    let with_rpcbind = in_private_network(|| {
+        let _rpcbind = Rpcbind::start();
+        survey()
+    });
+    let with_courier = in_private_network(|| {
+        let mut node = Command::new(COURIER)
+            .args(["serve", "--rpcbind", "--listen", "127.0.0.1:0", "--no-register", "--rpcbind-socket"])
+            .arg(private_socket("side-by-side"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        until("the binder answers", || std::net::TcpStream::connect(("127.0.0.1", 111)).is_ok());
+        let out = survey();
+        let _ = node.kill();
+        let _ = node.wait();
+        out
+    });
+    // Each answer says something (an empty answer from both would prove nothing).
+    for (answer, expected) in
+        with_rpcbind.iter().zip(["536875281", "portmapper", "inet/tcp/cots_ord", "inet/udp/clts", "ready and waiting"])
+    {
+        assert!(answer.contains(expected), "rpcbind's answer lacks {expected}:\n{answer}");
+    }
+    for (rpcbind, courier) in with_rpcbind.iter().zip(&with_courier) {
+        assert_eq!(courier, rpcbind, "courier:\n{courier}\nrpcbind:\n{rpcbind}");
+    }
+}

@@ -107,3 +107,63 @@ async fn the_binder_calls_registered_programs_on_a_callers_behalf() {
     );
     assert!(stats[2].rmtinfo.0.iter().any(|s| s.prog == 0x2000_0404 && s.failure == 1 && s.indirect == 1), "{stats:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_an_error_and_the_binder_keeps_answering() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = Binder::new(Table::default()).serve(Server::builder()).build();
+    let tcp = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let udp = server.listen(&"udp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (Endpoint::Tcp(tcp_addr), Endpoint::Udp(udp_addr)) = (tcp.endpoint().clone(), udp.endpoint().clone()) else {
+        unreachable!("TCP and UDP endpoints")
+    };
+    let bystander = BinderClient::connect(tcp.endpoint(), ClientConfig::default()).await.unwrap();
+    assert!(bystander.register(0x2000_0050, 1, &"tcp://127.0.0.1:5050".parse().unwrap()).await.unwrap());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            let mut answered = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let addr = bystander.getaddr(0x2000_0050, 1, "tcp").await.expect("the binder stopped answering");
+                assert_eq!(addr.as_deref(), Some("127.0.0.1.19.186"));
+                answered += 1;
+            }
+            answered
+        }
+    });
+
+    let words = |w: &[u32]| w.iter().flat_map(|x| x.to_be_bytes()).collect::<Vec<u8>>();
+    let record = |payload: Vec<u8>| [(0x8000_0000u32 | payload.len() as u32).to_be_bytes().to_vec(), payload].concat();
+    // xid, CALL, RPC 2, binder, v4, SET, AUTH_NONE, AUTH_NONE, then the arguments.
+    let call = |xid: u32, args: &[u32]| record([words(&[xid, 0, 2, 100_000, 4, 1, 0, 0, 0, 0]), words(args)].concat());
+    let mut s = tokio::net::TcpStream::connect(tcp_addr).await.unwrap();
+    // A SET cut short, then one whose netid claims 4 GiB - 16 bytes: GARBAGE_ARGS both.
+    s.write_all(&call(1, &[0x2000_0060, 1])).await.unwrap();
+    s.write_all(&call(2, &[0x2000_0060, 1, 0xffff_fff0])).await.unwrap();
+    let mut replies = Vec::new();
+    for _ in 0..2 {
+        let mut header = [0u8; 4];
+        s.read_exact(&mut header).await.unwrap();
+        let mut body = vec![0u8; (u32::from_be_bytes(header) & 0x7fff_ffff) as usize];
+        s.read_exact(&mut body).await.unwrap();
+        replies.push(body.chunks(4).map(|c| u32::from_be_bytes(c.try_into().unwrap())).collect::<Vec<u32>>());
+    }
+    // Calls are served concurrently, so the replies may come in either order.
+    replies.sort();
+    assert_eq!(replies, [[1, 1, 0, 0, 0, 4], [2, 1, 0, 0, 0, 4]], "GARBAGE_ARGS for both");
+    // A flood over UDP: garbage, and DUMPs nobody reads.
+    let flood = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    for i in 0..2_000u32 {
+        let datagram =
+            if i % 2 == 0 { vec![0xab; (i % 300) as usize] } else { words(&[i, 0, 2, 100_000, 3, 4, 0, 0, 0, 0]) };
+        let _ = flood.send_to(&datagram, udp_addr).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answered = watcher.await.expect("the bystander's lookups all succeeded");
+    assert!(answered > 10, "only {answered} lookups answered during the attack");
+    let after = BinderClient::connect(udp.endpoint(), ClientConfig::default()).await.unwrap();
+    assert!(after.dump().await.unwrap().iter().any(|e| e.prog == 0x2000_0050));
+}

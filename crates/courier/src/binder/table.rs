@@ -72,15 +72,19 @@ fn stat_index(vers: u32) -> usize {
 
 impl Table {
     /// Adds the binder's own registrations at `addrs` (netid and address of each of its
-    /// sockets) and at its local socket, for versions 4, 3 and 2, owned by the superuser.
+    /// sockets) and at its local socket, for versions 4, 3 and 2, owned by the superuser —
+    /// in the order rpcbind lists its own (IPv6 before IPv4, TCP before UDP, the local
+    /// socket last; the newest version first), so that `rpcinfo` prints the same.
     pub fn add_binder(&mut self, addrs: &[(&str, SocketAddr)], local: Option<&std::path::Path>) {
-        let all = addrs
+        let mut all: Vec<(String, String)> = addrs
             .iter()
             .map(|(netid, addr)| ((*netid).to_owned(), to_uaddr(*addr)))
-            .chain(local.map(|path| ("local".to_owned(), path.display().to_string())));
-        let all: Vec<(String, String)> = all.collect();
-        for vers in [4, 3, 2] {
-            for (netid, addr) in &all {
+            .chain(local.map(|path| ("local".to_owned(), path.display().to_string())))
+            .collect();
+        let rank = |netid: &str| ["tcp6", "udp6", "tcp", "udp", "local"].iter().position(|n| *n == netid).unwrap_or(5);
+        all.sort_by_key(|(netid, _)| rank(netid));
+        for (netid, addr) in &all {
+            for vers in [4, 3, 2] {
                 self.entries.push(Rpcb {
                     prog: super::protocol::PROGRAM,
                     vers,
