@@ -301,6 +301,7 @@ fn rpcinfo_prints_the_same_against_rpcbind_and_courier() {
             vec!["-l", "127.0.0.1", "536875281", "1"],
             vec!["-l", "127.0.0.1", "100000", "3"],
             vec!["-T", "udp", "127.0.0.1", "100000", "2"],
+            vec!["-m", "127.0.0.1"],
         ]
         .iter()
         .map(|args| output("rpcinfo", args))
@@ -325,9 +326,14 @@ fn rpcinfo_prints_the_same_against_rpcbind_and_courier() {
         out
     });
     // Each answer says something (an empty answer from both would prove nothing).
-    for (answer, expected) in
-        with_rpcbind.iter().zip(["536875281", "portmapper", "inet/tcp/cots_ord", "inet/udp/clts", "ready and waiting"])
-    {
+    for (answer, expected) in with_rpcbind.iter().zip([
+        "536875281",
+        "portmapper",
+        "inet/tcp/cots_ord",
+        "inet/udp/clts",
+        "ready and waiting",
+        "GETSTAT",
+    ]) {
         assert!(answer.contains(expected), "rpcbind's answer lacks {expected}:\n{answer}");
     }
     for (rpcbind, courier) in with_rpcbind.iter().zip(&with_courier) {

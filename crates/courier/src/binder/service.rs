@@ -98,6 +98,10 @@ struct BinderVersion {
 }
 
 impl Service for BinderVersion {
+    fn saw_null(&self, _call: &Call) {
+        self.binder.table().count_call(self.vers, 0);
+    }
+
     fn call(&self, call: Call) -> BoxFuture<Outcome> {
         self.binder.table().count_call(self.vers, call.header.proc);
         let proc = call.header.proc;
@@ -180,7 +184,10 @@ impl BinderVersion {
             rpcb::GETADDRLIST if self.vers == protocol::RPCB_VERSION_4 => {
                 let query = call.args::<Rpcb>()?;
                 let ipv6 = matches!(&call.peer, Peer::Tcp(a) | Peer::Udp(a) if a.is_ipv6());
-                let list = self.binder.table().getaddrlist(query.prog, query.vers, ipv6, reachable(&call.peer));
+                let mut table = self.binder.table();
+                let list = table.getaddrlist(query.prog, query.vers, ipv6, reachable(&call.peer));
+                // rpcbind counts GETADDRLIST among the lookups, under the caller's netid.
+                table.count_lookup(self.vers, query.prog, query.vers, arrival_netid(&call.peer), !list.is_empty());
                 encode_results(&OptionalList(list))
             }
             rpcb::GETSTAT if self.vers == protocol::RPCB_VERSION_4 => {

@@ -10,7 +10,7 @@
 //!   the same SET again answers TRUE.
 //! - UNSET removes the entries of the program and version (on one netid, or all when
 //!   the netid is empty) that the caller owns; a superuser may remove any. It answers
-//!   TRUE when there was an entry, removed or not.
+//!   TRUE to any local caller, whatever it removed.
 //! - GETADDR answers the exact version, or else another version of the program on that
 //!   netid (so the server can answer PROG_MISMATCH), or nothing.
 
@@ -132,9 +132,9 @@ impl Table {
         let stat = match list.iter_mut().position(|s| s.prog == prog && s.vers == looked_up && s.netid == netid) {
             Some(i) => &mut list[i],
             None => {
-                list.push(AddrStat { prog, vers: looked_up, success: 0, failure: 0, netid: netid.to_owned() });
-                let last = list.len() - 1;
-                &mut list[last]
+                // rpcbind keeps the newest first.
+                list.insert(0, AddrStat { prog, vers: looked_up, success: 0, failure: 0, netid: netid.to_owned() });
+                &mut list[0]
             }
         };
         let n = if found { &mut stat.success } else { &mut stat.failure };
@@ -213,15 +213,15 @@ impl Table {
         }
     }
 
-    /// RPCBPROC_UNSET.
+    /// RPCBPROC_UNSET: answers TRUE to any caller on this machine, whether or not there
+    /// was anything (of its own) to remove, as rpcbind does.
     pub fn unset(&mut self, entry: &Rpcb, caller: Caller) -> bool {
         let Some(owner) = caller.owner() else { return false };
         let matches = |e: &Rpcb| {
             e.prog == entry.prog && e.vers == entry.vers && (entry.netid.is_empty() || e.netid == entry.netid)
         };
-        let found = self.entries.iter().any(matches);
         self.entries.retain(|e| !(matches(e) && (owner == "superuser" || e.owner == owner)));
-        found
+        true
     }
 
     /// RPCBPROC_GETADDR: the address of `prog` version `vers` on `netid`, or of another
@@ -365,7 +365,9 @@ mod tests {
         assert_eq!(t.entries().len(), 1, "…and removes nothing");
         assert!(t.unset(&rpcb(9, 1, "", ""), ROOT));
         assert!(t.entries().is_empty());
-        assert!(!t.unset(&rpcb(9, 1, "", ""), ROOT), "nothing left");
+        assert!(t.unset(&rpcb(9, 1, "", ""), ROOT), "TRUE even with nothing left");
+        let remote = Caller::from_addr("192.0.2.1:999".parse().unwrap());
+        assert!(!t.unset(&rpcb(9, 1, "", ""), remote), "not from elsewhere");
     }
 
     #[test]

@@ -130,6 +130,9 @@ pub fn encode_results<R: Serialize + ?Sized>(results: &R) -> Outcome {
 pub trait Service: Send + Sync + 'static {
     /// Runs procedure `call.header.proc` (never 0: the server answers NULL itself).
     fn call(&self, call: Call) -> BoxFuture<Outcome>;
+
+    /// Sees a NULL call before the server answers it (a binder counts them, say).
+    fn saw_null(&self, _call: &Call) {}
 }
 
 /// A service that knows which program version it is (generated dispatchers do), so
@@ -585,6 +588,7 @@ impl Server {
             return Err(Fault::ProgMismatch { low, high });
         };
         if call.header.proc == 0 {
+            service.saw_null(&call);
             return Ok(Bytes::new());
         }
         service.call(call).await
