@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use std::time::Duration;
 
-use courier::binder::uaddr::from_uaddr;
+use courier::binder::uaddr::to_endpoint;
 use courier::binder::{protocol, BinderClient, Rpcb};
 use courier::rpc::{Client, ClientConfig};
 use courier::transport::Endpoint;
@@ -94,11 +94,8 @@ async fn stale(binder: &BinderClient, entries: Vec<Rpcb>, clean: bool) -> anyhow
 /// Whether the server of a registration answers NULL (any reply counts, PROG_MISMATCH
 /// included: the server is there).
 async fn answers(entry: &Rpcb) -> bool {
-    let Ok(addr) = from_uaddr(&entry.addr) else { return false };
-    let endpoint = match entry.netid.as_str() {
-        "tcp" | "tcp6" => Endpoint::Tcp(addr),
-        "udp" | "udp6" => Endpoint::Udp(addr),
-        _ => return true, // local sockets and others: not probed
+    let Ok(endpoint) = to_endpoint(&entry.netid, &entry.addr) else {
+        return true; // a transport courier does not speak: not probed
     };
     let config = ClientConfig {
         timeout: Duration::from_secs(1),

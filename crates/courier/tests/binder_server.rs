@@ -167,3 +167,20 @@ async fn bad_input_gets_an_error_and_the_binder_keeps_answering() {
     let after = BinderClient::connect(udp.endpoint(), ClientConfig::default()).await.unwrap();
     assert!(after.dump().await.unwrap().iter().any(|e| e.prog == 0x2000_0050));
 }
+
+#[tokio::test]
+async fn the_client_falls_back_to_older_binders() {
+    for versions in [&[2u32, 3][..], &[2][..]] {
+        let binder = Binder::new(Table::default());
+        let server = binder.clone().serve_versions(Server::builder(), versions).build();
+        let listening = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let client = BinderClient::connect(listening.endpoint(), ClientConfig::default()).await.unwrap();
+        let served: Endpoint = "tcp://127.0.0.1:4321".parse().unwrap();
+        assert!(client.register(0x2000_0077, 1, &served).await.unwrap(), "SET through versions {versions:?}");
+        let Endpoint::Tcp(addr) = served else { unreachable!("a TCP endpoint") };
+        assert_eq!(client.locate(0x2000_0077, 1).await.unwrap(), addr, "lookup through versions {versions:?}");
+        assert!(binder.entries().iter().any(|e| e.prog == 0x2000_0077 && e.netid == "tcp"));
+        assert!(client.unregister(0x2000_0077, 1, &served).await.unwrap());
+        assert!(client.locate(0x2000_0077, 1).await.is_err());
+    }
+}

@@ -10,7 +10,7 @@ use courier_xdr::OptionalList;
 use super::protocol::{
     self, Mapping, Rpcb, IPPROTO_TCP, IPPROTO_UDP, PMAP_VERSION, PROGRAM, RPCB_VERSION_3, RPCB_VERSION_4,
 };
-use super::uaddr::{from_uaddr, to_uaddr};
+use super::uaddr::{from_endpoint, from_uaddr};
 use crate::rpc::{CallError, Client, ClientConfig};
 use crate::transport::Endpoint;
 
@@ -210,31 +210,19 @@ impl BinderClient {
         }
     }
 
-    /// Registers `prog` version `vers` as served at `endpoint` (TCP or UDP), replacing a
-    /// registration of the same program, version and netid.
+    /// Registers `prog` version `vers` as served at `endpoint` (TCP, UDP or a local
+    /// socket), replacing a registration of the same program, version and netid.
     pub async fn register(&self, prog: u32, vers: u32, endpoint: &Endpoint) -> Result<bool, CallError> {
-        let Some((transport, addr)) = ip_endpoint(endpoint) else { return Ok(false) };
-        let entry = Rpcb {
-            prog,
-            vers,
-            netid: transport.netid(addr.ip()).to_owned(),
-            addr: to_uaddr(addr),
-            owner: "courier".to_owned(),
-        };
+        let (netid, addr) = from_endpoint(endpoint);
+        let entry = Rpcb { prog, vers, netid: netid.to_owned(), addr, owner: "courier".to_owned() };
         let _ = self.unset(&entry).await;
         self.set(&entry).await
     }
 
     /// Removes the registration of `prog` version `vers` on `endpoint`'s netid.
     pub async fn unregister(&self, prog: u32, vers: u32, endpoint: &Endpoint) -> Result<bool, CallError> {
-        let Some((transport, addr)) = ip_endpoint(endpoint) else { return Ok(false) };
-        let entry = Rpcb {
-            prog,
-            vers,
-            netid: transport.netid(addr.ip()).to_owned(),
-            addr: String::new(),
-            owner: String::new(),
-        };
+        let (netid, _) = from_endpoint(endpoint);
+        let entry = Rpcb { prog, vers, netid: netid.to_owned(), addr: String::new(), owner: String::new() };
         self.unset(&entry).await
     }
 }

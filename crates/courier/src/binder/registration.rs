@@ -18,8 +18,7 @@ pub struct Registration {
 
 impl Registration {
     /// Registers each (program, version) of `programs` (a server's
-    /// [`registrations`](crate::rpc::Server::registrations), say) at each TCP or UDP
-    /// endpoint with the binder at `binder` (usually 127.0.0.1:111; over TCP:
+    /// [`registrations`](crate::rpc::Server::registrations), say) at each endpoint with the binder at `binder` (usually 127.0.0.1:111; over TCP:
     /// RPCBPROC_SET v4, then v3, then PMAPPROC_SET). Fails only when the binder cannot be
     /// reached or does not answer; entries it refuses are listed in
     /// [`Registration::refused`].
@@ -33,7 +32,7 @@ impl Registration {
             .await
             .map_err(|source| LocateError::Connect { endpoint: binder_endpoint, source })?;
         let mut registration = Registration { binder, registered: Vec::new(), refused: Vec::new() };
-        for endpoint in endpoints.iter().filter(|e| !matches!(e, Endpoint::Unix(_))) {
+        for endpoint in endpoints {
             for &(prog, vers) in programs {
                 let entry = (prog, vers, endpoint.clone());
                 if registration.binder.register(prog, vers, endpoint).await? {

@@ -70,9 +70,16 @@ impl Binder {
 
     /// Adds the binder's versions 2, 3 and 4 to a server.
     pub fn serve(self, builder: ServerBuilder) -> ServerBuilder {
-        [protocol::PMAP_VERSION, protocol::RPCB_VERSION_3, protocol::RPCB_VERSION_4]
-            .into_iter()
-            .fold(builder, |b, vers| b.register(protocol::PROGRAM, vers, BinderVersion { binder: self.clone(), vers }))
+        self.serve_versions(builder, &[protocol::PMAP_VERSION, protocol::RPCB_VERSION_3, protocol::RPCB_VERSION_4])
+    }
+
+    /// Adds only some of the binder's versions to a server: `&[2]` is an old port
+    /// mapper, `&[2, 3]` an rpcbind without version 4.
+    pub fn serve_versions(self, builder: ServerBuilder, versions: &[u32]) -> ServerBuilder {
+        versions
+            .iter()
+            .filter(|v| (protocol::PMAP_VERSION..=protocol::RPCB_VERSION_4).contains(v))
+            .fold(builder, |b, &vers| b.register(protocol::PROGRAM, vers, BinderVersion { binder: self.clone(), vers }))
     }
 
     /// Registers the binder itself (versions 2, 3 and 4) at its own addresses, and at

@@ -5,6 +5,9 @@
 //! (`::1.4.0`). A local (Unix socket) address is the socket's path.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use crate::transport::Endpoint;
 
 /// A universal address that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +30,26 @@ pub fn from_uaddr(uaddr: &str) -> Result<SocketAddr, UaddrError> {
     Ok(SocketAddr::new(ip, u16::from(high) << 8 | u16::from(low)))
 }
 
+/// The endpoint a registration names: its netid (`tcp`, `udp`, `tcp6`, `udp6`, `local`)
+/// and universal address.
+pub fn to_endpoint(netid: &str, uaddr: &str) -> Result<Endpoint, UaddrError> {
+    match netid {
+        "tcp" | "tcp6" => from_uaddr(uaddr).map(Endpoint::Tcp),
+        "udp" | "udp6" => from_uaddr(uaddr).map(Endpoint::Udp),
+        "local" | "unix" if uaddr.starts_with('/') => Ok(Endpoint::Unix(PathBuf::from(uaddr))),
+        _ => Err(UaddrError(format!("{netid} {uaddr}"))),
+    }
+}
+
+/// The netid and universal address of an endpoint, as a registration names it.
+pub fn from_endpoint(endpoint: &Endpoint) -> (&'static str, String) {
+    match endpoint {
+        Endpoint::Tcp(a) => (if a.is_ipv6() { "tcp6" } else { "tcp" }, to_uaddr(*a)),
+        Endpoint::Udp(a) => (if a.is_ipv6() { "udp6" } else { "udp" }, to_uaddr(*a)),
+        Endpoint::Unix(path) => ("local", path.display().to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -43,6 +66,21 @@ mod tests {
         for bad in ["", "127.0.0.1", "127.0.0.1.256.1", "host.1.2", "::1.1", "1.2.3.4.-1.0"] {
             assert!(from_uaddr(bad).is_err(), "{bad} parsed");
         }
+    }
+
+    #[test]
+    fn endpoints_of_every_netid_convert_both_ways() {
+        for endpoint in ["tcp://127.0.0.1:111", "udp://[::1]:2049", "unix:///run/rpcbind.sock"] {
+            let endpoint: Endpoint = endpoint.parse().unwrap();
+            let (netid, uaddr) = from_endpoint(&endpoint);
+            assert_eq!(to_endpoint(netid, &uaddr).unwrap(), endpoint);
+        }
+        assert_eq!(
+            from_endpoint(&"unix:///run/rpcbind.sock".parse().unwrap()),
+            ("local", "/run/rpcbind.sock".to_owned())
+        );
+        assert!(to_endpoint("local", "relative").is_err());
+        assert!(to_endpoint("sctp", "127.0.0.1.0.1").is_err());
     }
 
     proptest! {
