@@ -15,6 +15,30 @@ fn output(program: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The C peers of the interop tests, built for this test process.
+fn c_peers(name: &str) -> std::path::PathBuf {
+    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../courier/tests/interop/build.sh");
+    courier_test_support::build_c_peers(&script, &[], tmp, name)
+}
+
+/// Starts `courier serve` with `args` (and any extra arguments), and returns it with the
+/// port of the first address it printed.
+fn serve(args: &[&str], extra: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
+    let mut node = Command::new(COURIER)
+        .arg("serve")
+        .args(args)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let port = first.rsplit(':').next().unwrap().to_owned();
+    (node, port)
+}
+
 /// A path for the binder's local socket that no other test uses (the machine's
 /// `/run/rpcbind.sock` is left alone).
 fn private_socket(name: &str) -> std::path::PathBuf {
@@ -33,15 +57,7 @@ fn until(what: &str, mut done: impl FnMut() -> bool) {
 fn the_node_registers_with_rpcbind_and_withdraws_on_sigterm() {
     in_private_network(|| {
         let _rpcbind = Rpcbind::start();
-        let mut node = Command::new(COURIER)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-        let tcp = lines.next().unwrap().unwrap();
-        let port = tcp.rsplit(':').next().unwrap().to_owned();
+        let (mut node, port) = serve(&["--listen", "127.0.0.1:0"], &[]);
 
         let registered = |listing: &str, proto: &str| {
             listing
@@ -79,15 +95,7 @@ fn the_node_registers_with_rpcbind_and_withdraws_on_sigterm() {
 fn no_register_leaves_the_binder_alone() {
     in_private_network(|| {
         let _rpcbind = Rpcbind::start();
-        let mut node = Command::new(COURIER)
-            .args(["serve", "--listen", "127.0.0.1:0", "--no-register"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-        let tcp = lines.next().unwrap().unwrap();
-        let port = tcp.rsplit(':').next().unwrap().to_owned();
+        let (mut node, port) = serve(&["--listen", "127.0.0.1:0", "--no-register"], &[]);
         // The node answers, but the binder does not know it.
         let ping = output(COURIER, &["ping", &format!("127.0.0.1:{port}"), "courier-diag", "1"]);
         assert!(ping.contains("ready and waiting"), "{ping}");
@@ -101,19 +109,11 @@ fn no_register_leaves_the_binder_alone() {
 /// it, and a libtirpc C server registers with it (RPCB v4 SET over TCP to [::1]:111).
 #[test]
 fn the_node_serves_as_the_machines_binder() {
-    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../courier/tests/interop/build.sh");
-    let peers = courier_test_support::build_c_peers(&script, &[], tmp, "binder-cli-c");
+    let peers = c_peers("binder-cli-c");
     in_private_network(|| {
-        let mut node = Command::new(COURIER)
-            .args(["serve", "--rpcbind", "--listen", "127.0.0.1:0", "--rpcbind-socket"])
-            .arg(private_socket("serves"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-        let port = lines.next().unwrap().unwrap().rsplit(':').next().unwrap().to_owned();
+        let socket = private_socket("serves");
+        let (mut node, port) =
+            serve(&["--rpcbind", "--listen", "127.0.0.1:0", "--rpcbind-socket"], &[socket.as_os_str()]);
         until("the binder answers", || std::net::TcpStream::connect(("127.0.0.1", 111)).is_ok());
 
         until("rpcinfo -p lists the binder and the node", || {
@@ -192,17 +192,9 @@ fn registrations_survive_a_restart_and_stale_ones_are_cleaned() {
     let _ = std::fs::remove_dir_all(&data);
     in_private_network(|| {
         let start = || {
-            let mut node = Command::new(COURIER)
-                .args(["serve", "--rpcbind", "--listen", "127.0.0.1:0", "--data"])
-                .arg(&data)
-                .arg("--rpcbind-socket")
-                .arg(private_socket("restart"))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-            let _ = lines.next();
+            let socket = private_socket("restart");
+            let args = ["--rpcbind", "--listen", "127.0.0.1:0", "--data"];
+            let (node, _) = serve(&args, &[data.as_os_str(), "--rpcbind-socket".as_ref(), socket.as_os_str()]);
             until("the binder answers", || output("rpcinfo", &["-p", "127.0.0.1"]).contains("100000"));
             node
         };
@@ -245,9 +237,7 @@ fn registrations_survive_a_restart_and_stale_ones_are_cleaned() {
 /// and `rpcinfo -s` without a host — which also uses the local socket — lists it.
 #[test]
 fn c_servers_register_over_the_local_socket() {
-    let tmp = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../courier/tests/interop/build.sh");
-    let peers = courier_test_support::build_c_peers(&script, &[], tmp, "binder-local-c");
+    let peers = c_peers("binder-local-c");
     let server = peers.join("interop_server");
     let steps = format!(
         r#"set -e
@@ -312,13 +302,9 @@ fn rpcinfo_prints_the_same_against_rpcbind_and_courier() {
         survey()
     });
     let with_courier = in_private_network(|| {
-        let mut node = Command::new(COURIER)
-            .args(["serve", "--rpcbind", "--listen", "127.0.0.1:0", "--no-register", "--rpcbind-socket"])
-            .arg(private_socket("side-by-side"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let socket = private_socket("side-by-side");
+        let args = ["--rpcbind", "--listen", "127.0.0.1:0", "--no-register", "--rpcbind-socket"];
+        let (mut node, _) = serve(&args, &[socket.as_os_str()]);
         until("the binder answers", || std::net::TcpStream::connect(("127.0.0.1", 111)).is_ok());
         let out = survey();
         let _ = node.kill();
