@@ -6,6 +6,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 
+use std::io::Write;
+
 use anyhow::Context;
 use courier::binder::{protocol, Binder, Registration, Table};
 use courier::rpc::{Listening, Server};
@@ -112,8 +114,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         listening.push(server.listen(&endpoint).await.with_context(|| format!("cannot listen on {endpoint}"))?);
     }
     for l in &listening {
-        // The bound addresses go to stdout, one per line, for scripts and tests.
-        println!("listening on {}", l.endpoint());
+        // The bound addresses go to stdout, one per line, for scripts and tests; a reader
+        // that went away is no reason to stop serving.
+        let _ = writeln!(std::io::stdout(), "listening on {}", l.endpoint());
         tracing::info!(endpoint = %l.endpoint(), "listening");
     }
     for (prog, vers) in server.registrations() {

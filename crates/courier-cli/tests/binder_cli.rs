@@ -36,6 +36,8 @@ fn serve(args: &[&str], extra: &[&std::ffi::OsStr]) -> (std::process::Child, Str
     let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
     let port = first.rsplit(':').next().unwrap().to_owned();
+    // Keep reading what the node prints, so that it never writes to a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
     (node, port)
 }
 

@@ -55,6 +55,24 @@ pub struct ClientConfig {
     pub max_datagram: usize,
     /// The credential sent with every call (AUTH_NONE by default).
     pub credential: OpaqueAuth,
+    /// What happens when a UDP request or its reply is lost.
+    pub semantics: Semantics,
+}
+
+/// Invocation semantics: what a call does when a message is lost (the seeds' failure
+/// model). They matter over UDP; a TCP or Unix connection delivers every message or fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Semantics {
+    /// One request, never retransmitted: the procedure ran once or not at all, and the
+    /// caller learns only "no reply" on timeout.
+    Maybe,
+    /// Retransmitted, each time as a new call: the procedure may run more than once
+    /// (fine for idempotent procedures).
+    AtLeastOnce,
+    /// Retransmitted with the same identity, so that the server's history of replies
+    /// answers a retransmission without running the procedure again.
+    #[default]
+    AtMostOnce,
 }
 
 impl Default for ClientConfig {
@@ -67,6 +85,7 @@ impl Default for ClientConfig {
             max_fragment: record::MAX_FRAGMENT,
             max_datagram: 65_507,
             credential: OpaqueAuth::NONE,
+            semantics: Semantics::AtMostOnce,
         }
     }
 }
@@ -78,6 +97,8 @@ pub struct CallOptions {
     pub timeout: Option<Duration>,
     /// The credential for this call, instead of the client's.
     pub credential: Option<OpaqueAuth>,
+    /// The semantics of this call, instead of the client's.
+    pub semantics: Option<Semantics>,
 }
 
 type Pending = Mutex<HashMap<u32, oneshot::Sender<Result<(ReplyHeader, Bytes), MessageError>>>>;
@@ -262,7 +283,7 @@ impl Inner {
 
         let (tx, mut rx) = oneshot::channel();
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(xid, tx);
-        let _forget = Forget { inner: &self, xid };
+        let forget = Forget { inner: &self, xid: std::cell::Cell::new(xid) };
         let closed = || CallError::Closed { peer: self.peer.clone(), call };
         if self.closed.load(Ordering::Acquire) {
             return Err(closed());
@@ -285,16 +306,29 @@ impl Inner {
                 if datagram.len() > self.config.max_datagram {
                     return Err(CallError::TooLarge { call, len: datagram.len(), max: self.config.max_datagram });
                 }
+                let semantics = opts.semantics.unwrap_or(self.config.semantics);
                 let mut interval = self.config.retransmit;
                 loop {
                     if let Err(source) = socket.send(&datagram).await {
                         return Err(CallError::Io { peer: self.peer.clone(), call, source });
                     }
-                    let wait = (Instant::now() + interval).min(deadline);
+                    // Maybe: one request, then wait for its reply until the deadline.
+                    let wait = if semantics == Semantics::Maybe {
+                        deadline
+                    } else {
+                        (Instant::now() + interval).min(deadline)
+                    };
                     match tokio::time::timeout_at(wait.into(), &mut rx).await {
                         Ok(reply) => break reply.map_err(|_| closed())?,
                         Err(_) if Instant::now() >= deadline => return Err(timed_out()),
                         Err(_) => interval = (interval * 2).min(self.config.max_retransmit),
+                    }
+                    if semantics == Semantics::AtLeastOnce {
+                        // A new identity, so the server's history of replies does not
+                        // recognise the retransmission: it executes the call again.
+                        let fresh = self.next_xid.fetch_add(1, Ordering::Relaxed);
+                        self.rekey(forget.xid.replace(fresh), fresh);
+                        datagram[..4].copy_from_slice(&fresh.to_be_bytes());
                     }
                 }
             }
@@ -326,6 +360,14 @@ impl Inner {
         }
     }
 
+    /// Moves a pending call from one xid to another.
+    fn rekey(&self, old: u32, new: u32) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(waiter) = pending.remove(&old) {
+            pending.insert(new, waiter);
+        }
+    }
+
     fn fail_all(&self) {
         self.closed.store(true, Ordering::Release);
         self.pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
@@ -335,12 +377,13 @@ impl Inner {
 /// Removes a call's entry from the pending table when the call ends or is cancelled.
 struct Forget<'a> {
     inner: &'a Inner,
-    xid: u32,
+    /// The call's current xid (at-least-once calls change it on retransmission).
+    xid: std::cell::Cell<u32>,
 }
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        self.inner.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.xid);
+        self.inner.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.xid.get());
     }
 }
 

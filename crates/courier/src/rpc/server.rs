@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -42,6 +42,7 @@ use super::auth::Credentials;
 use super::msg::{
     AcceptStat, AuthStat, CallHeader, Message, MessageError, RejectStat, ReplyBody, ReplyHeader, RPC_VERSION,
 };
+use super::reply_cache::{CallKey, Lookup, ReplyCache};
 use crate::transport::record::{self, RecordDecoder, RecordError};
 use crate::transport::{write_loop, Endpoint, Outgoing, Peer};
 
@@ -219,6 +220,11 @@ pub struct ServerConfig {
     /// The most calls in progress at once per connection (or per UDP socket); past it
     /// the server stops reading from that client until a reply goes out.
     pub max_in_flight: usize,
+    /// UDP: how many replies the history of replies keeps, so that a retransmitted call
+    /// is answered again instead of executed again (at-most-once); 0 turns it off.
+    pub reply_cache: usize,
+    /// UDP: how long a reply stays in the history.
+    pub reply_cache_ttl: Duration,
 }
 
 impl Default for ServerConfig {
@@ -230,6 +236,8 @@ impl Default for ServerConfig {
             max_datagram: 65_507,
             record_timeout: Duration::from_secs(30),
             max_in_flight: 128,
+            reply_cache: 4096,
+            reply_cache_ttl: Duration::from_secs(120),
         }
     }
 }
@@ -596,7 +604,7 @@ impl Server {
 
     /// Runs one call in its own task and sends its reply; the permit counts it against
     /// its connection's calls in flight until the reply is queued.
-    fn spawn_dispatch(&self, request: Request, permit: tokio::sync::OwnedSemaphorePermit) {
+    fn spawn_dispatch(&self, request: Request, permit: tokio::sync::OwnedSemaphorePermit, history: Option<History>) {
         let server = self.clone();
         tokio::spawn(async move {
             let (call, responder) = request.into_parts();
@@ -606,6 +614,9 @@ impl Server {
                 tracing::error!(xid, "procedure panicked; answering SYSTEM_ERR");
                 Err(Fault::SystemErr)
             });
+            if let Some((cache, key)) = history {
+                cache.lock().unwrap_or_else(|e| e.into_inner()).complete(&key, outcome.clone());
+            }
             responder.send(xid, outcome).await;
             drop(permit);
         });
@@ -668,7 +679,7 @@ impl Server {
         loop {
             let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
             match endpoint.get_request().await {
-                Ok(Some(request)) => self.spawn_dispatch(request, permit),
+                Ok(Some(request)) => self.spawn_dispatch(request, permit, None),
                 Ok(None) => break,
                 Err(e) => {
                     tracing::info!(peer = %endpoint.peer(), error = %e, "closing connection");
@@ -680,18 +691,48 @@ impl Server {
     }
 
     /// Serves a UDP socket: every datagram's call is dispatched in its own task.
+    ///
+    /// With the history of replies on ([`ServerConfig::reply_cache`]), a retransmitted
+    /// call (same client, xid and procedure) is answered with the first reply instead of
+    /// being executed again, and dropped while the first is still executing.
     pub async fn serve_udp(self, socket: UdpSocket) {
         let mut endpoint = DatagramEndpoint::new(socket, &self.config);
         let in_flight = Arc::new(Semaphore::new(self.config.max_in_flight.max(1)));
+        let cache = (self.config.reply_cache > 0)
+            .then(|| Arc::new(Mutex::new(ReplyCache::new(self.config.reply_cache, self.config.reply_cache_ttl))));
         loop {
             let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
-            match endpoint.get_request().await {
-                Ok(request) => self.spawn_dispatch(request, permit),
-                Err(e) => accept_failed(e).await,
+            let request = match endpoint.get_request().await {
+                Ok(request) => request,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            };
+            let (Some(cache), Peer::Udp(peer)) = (&cache, &request.call.peer) else {
+                self.spawn_dispatch(request, permit, None);
+                continue;
+            };
+            let h = &request.call.header;
+            let key = CallKey { peer: *peer, xid: h.xid, proc: (h.prog, h.vers, h.proc) };
+            let lookup = cache.lock().unwrap_or_else(|e| e.into_inner()).begin(key.clone(), std::time::Instant::now());
+            match lookup {
+                Lookup::New => self.spawn_dispatch(request, permit, Some((cache.clone(), key))),
+                Lookup::InProgress => tracing::debug!(%peer, xid = key.xid, "duplicate of a call in progress dropped"),
+                Lookup::Replay(outcome) => {
+                    tracing::debug!(%peer, xid = key.xid, "duplicate answered from the history of replies");
+                    tokio::spawn(async move {
+                        request.send_reply(outcome).await;
+                        drop(permit);
+                    });
+                }
             }
         }
     }
 }
+
+/// The history of replies a call's outcome goes into, with the call's key.
+type History = (Arc<Mutex<ReplyCache>>, CallKey);
 
 /// Binds a Unix socket, replacing a stale socket file left by an earlier process.
 fn bind_unix(path: &Path) -> io::Result<UnixListener> {
