@@ -10,6 +10,7 @@
 //! - [`rpc`]: the RPC message, authentication, client (`do_operation`, `call`) and
 //!   server (`get_request`, `send_reply`, dispatch).
 //! - [`binder`]: rpcbind and the port mapper: registering, locating programs.
+//! - [`chaos`]: a fault-injecting UDP relay (loss, duplication, delay) for tests.
 //! - [`blocking`]: the blocking face of the client, a thin layer over the async one.
 //! - [`diag`]: courier's diagnostic program (NULL and echo), served by every node.
 //!
@@ -26,6 +27,7 @@
 
 pub mod binder;
 pub mod blocking;
+pub mod chaos;
 pub mod diag;
 pub mod rpc;
 pub mod transport;
