@@ -19,5 +19,5 @@ pub use client::{CallOptions, Client, ClientConfig, Semantics};
 pub use error::{CallError, ProcId};
 pub use server::{
     encode_results, Call, DatagramEndpoint, Fault, Listening, Outcome, Procedures, ProgramVersion, Request, Responder,
-    Server, ServerBuilder, ServerConfig, Service, StreamEndpoint,
+    Server, ServerBuilder, ServerConfig, ServerModel, Service, StreamEndpoint,
 };

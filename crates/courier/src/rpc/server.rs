@@ -225,6 +225,40 @@ pub struct ServerConfig {
     pub reply_cache: usize,
     /// UDP: how long a reply stays in the history.
     pub reply_cache_ttl: Duration,
+    /// How calls share the server: one at a time, concurrently, or on a thread pool.
+    pub model: ServerModel,
+}
+
+/// How a server runs its calls — the seeds' iterative and concurrent servers, and a
+/// thread pool for procedures that block. The service code is the same under each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerModel {
+    /// One call at a time, across all clients, in the order they were read: a client's
+    /// calls are answered in order.
+    Iterative,
+    /// Each call in a task of its own, at most `limit` at once across all clients; past
+    /// it the server stops reading requests until one finishes (back-pressure).
+    Concurrent {
+        /// The most calls running at once.
+        limit: usize,
+    },
+    /// Each call on a pool of `threads` threads where a procedure may block (on a lock,
+    /// a file, a C library) without stalling the server's other work.
+    ThreadPool {
+        /// The threads, which is also the most calls running at once.
+        threads: usize,
+    },
+}
+
+impl ServerModel {
+    /// How many calls may run at once.
+    fn limit(self) -> usize {
+        match self {
+            ServerModel::Iterative => 1,
+            ServerModel::Concurrent { limit } => limit.max(1),
+            ServerModel::ThreadPool { threads } => threads.max(1),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -238,6 +272,7 @@ impl Default for ServerConfig {
             max_in_flight: 128,
             reply_cache: 4096,
             reply_cache_ttl: Duration::from_secs(120),
+            model: ServerModel::Concurrent { limit: 1024 },
         }
     }
 }
@@ -510,10 +545,12 @@ impl DatagramEndpoint {
 type Programs = HashMap<u32, BTreeMap<u32, Arc<dyn Service>>>;
 
 /// The registry of services and the loops that serve them.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Server {
     programs: Arc<Programs>,
     config: Arc<ServerConfig>,
+    /// Calls running now, across all clients, bounded by the model.
+    running: Arc<Semaphore>,
 }
 
 /// Builds a [`Server`]: register services, then [`ServerBuilder::build`].
@@ -543,7 +580,8 @@ impl ServerBuilder {
 
     /// The server.
     pub fn build(self) -> Server {
-        Server { programs: Arc::new(self.programs), config: Arc::new(self.config) }
+        let running = Arc::new(Semaphore::new(self.config.model.limit()));
+        Server { programs: Arc::new(self.programs), config: Arc::new(self.config), running }
     }
 }
 
@@ -604,9 +642,18 @@ impl Server {
 
     /// Runs one call in its own task and sends its reply; the permit counts it against
     /// its connection's calls in flight until the reply is queued.
-    fn spawn_dispatch(&self, request: Request, permit: tokio::sync::OwnedSemaphorePermit, history: Option<History>) {
+    ///
+    /// It first waits until the server's model lets one more call run: the connection
+    /// reads nothing meanwhile, so an iterative server answers each client in order.
+    async fn spawn_dispatch(
+        &self,
+        request: Request,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        history: Option<History>,
+    ) {
+        let Ok(running) = self.running.clone().acquire_owned().await else { return };
         let server = self.clone();
-        tokio::spawn(async move {
+        let work = async move {
             let (call, responder) = request.into_parts();
             let xid = call.header.xid;
             // A procedure that panics answers SYSTEM_ERR; the server goes on.
@@ -618,8 +665,17 @@ impl Server {
                 cache.lock().unwrap_or_else(|e| e.into_inner()).complete(&key, outcome.clone());
             }
             responder.send(xid, outcome).await;
-            drop(permit);
-        });
+            drop((permit, running));
+        };
+        match self.config.model {
+            ServerModel::ThreadPool { .. } => {
+                let runtime = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || runtime.block_on(work));
+            }
+            ServerModel::Iterative | ServerModel::Concurrent { .. } => {
+                tokio::spawn(work);
+            }
+        }
     }
 
     /// Binds `endpoint` and serves it in the background.
@@ -679,7 +735,7 @@ impl Server {
         loop {
             let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
             match endpoint.get_request().await {
-                Ok(Some(request)) => self.spawn_dispatch(request, permit, None),
+                Ok(Some(request)) => self.spawn_dispatch(request, permit, None).await,
                 Ok(None) => break,
                 Err(e) => {
                     tracing::info!(peer = %endpoint.peer(), error = %e, "closing connection");
@@ -710,14 +766,14 @@ impl Server {
                 }
             };
             let (Some(cache), Peer::Udp(peer)) = (&cache, &request.call.peer) else {
-                self.spawn_dispatch(request, permit, None);
+                self.spawn_dispatch(request, permit, None).await;
                 continue;
             };
             let h = &request.call.header;
             let key = CallKey { peer: *peer, xid: h.xid, proc: (h.prog, h.vers, h.proc) };
             let lookup = cache.lock().unwrap_or_else(|e| e.into_inner()).begin(key.clone(), std::time::Instant::now());
             match lookup {
-                Lookup::New => self.spawn_dispatch(request, permit, Some((cache.clone(), key))),
+                Lookup::New => self.spawn_dispatch(request, permit, Some((cache.clone(), key))).await,
                 Lookup::InProgress => tracing::debug!(%peer, xid = key.xid, "duplicate of a call in progress dropped"),
                 Lookup::Replay(outcome) => {
                     tracing::debug!(%peer, xid = key.xid, "duplicate answered from the history of replies");
