@@ -1,6 +1,7 @@
 //! The `courier` command: the node (`courier serve`) and the tools that talk to nodes
 //! and to any ONC RPC server (`courier ping`).
 
+mod chaos;
 mod idl;
 mod ls;
 mod names;
@@ -25,6 +26,8 @@ enum Command {
     Ping(ping::Args),
     /// List what a binder (rpcbind) has registered, like `rpcinfo -s`.
     Ls(ls::Args),
+    /// Relay UDP to a server, losing, duplicating and delaying datagrams on purpose.
+    Chaos(chaos::Args),
     /// The RPC language: check a .x file, generate Rust from it, or print it canonically.
     #[command(subcommand)]
     Idl(idl::Command),
@@ -49,6 +52,7 @@ fn main() -> std::process::ExitCode {
             Command::Ping(args) => ping::run(args).await,
             Command::Idl(command) => idl::run(command),
             Command::Ls(args) => ls::run(args).await,
+            Command::Chaos(args) => chaos::run(args).await,
         }
     });
     match result {

@@ -107,3 +107,31 @@ fn serve_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn chaos_relays_to_a_node_and_loses_what_it_is_told_to() {
+    let node = Node::start();
+    let server = node.addr("udp", false);
+    let relay = |loss: &str| {
+        let mut child = Command::new(COURIER)
+            .args(["chaos", "--to", &server, "--loss", loss, "--seed", "7"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = lines.next().unwrap().unwrap();
+        let addr = line.split_whitespace().nth(1).unwrap().trim_start_matches("udp://").to_owned();
+        (child, addr)
+    };
+    let (mut clean, addr) = relay("0");
+    let (ok, out) = ping(&[&addr, "courier-diag", "1", "--udp"]);
+    assert!(ok, "{out}");
+    let (mut lossy, addr) = relay("1");
+    let (ok, out) = ping(&[&addr, "courier-diag", "1", "--udp", "--timeout", "0.5"]);
+    assert!(!ok && out.contains("timed out"), "{out}");
+    for child in [&mut clean, &mut lossy] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
