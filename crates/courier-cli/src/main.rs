@@ -1,6 +1,7 @@
 //! The `courier` command: the node (`courier serve`) and the tools that talk to nodes
 //! and to any ONC RPC server (`courier ping`).
 
+mod bench;
 mod chaos;
 mod idl;
 mod ls;
@@ -28,6 +29,8 @@ enum Command {
     Ls(ls::Args),
     /// Relay UDP to a server, losing, duplicating and delaying datagrams on purpose.
     Chaos(chaos::Args),
+    /// Measure a node: latency and calls per second of ECHO calls.
+    Bench(bench::Args),
     /// The RPC language: check a .x file, generate Rust from it, or print it canonically.
     #[command(subcommand)]
     Idl(idl::Command),
@@ -53,6 +56,7 @@ fn main() -> std::process::ExitCode {
             Command::Idl(command) => idl::run(command),
             Command::Ls(args) => ls::run(args).await,
             Command::Chaos(args) => chaos::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     match result {

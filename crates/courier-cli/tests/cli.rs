@@ -135,3 +135,40 @@ fn chaos_relays_to_a_node_and_loses_what_it_is_told_to() {
         let _ = child.wait();
     }
 }
+
+#[test]
+fn bench_measures_a_node_it_starts_and_writes_json() {
+    let json = std::env::temp_dir().join(format!("courier-bench-test-{}.json", std::process::id()));
+    for transport in ["tcp", "udp", "unix"] {
+        let out = Command::new(COURIER)
+            .args([
+                "bench",
+                "--transport",
+                transport,
+                "--in-flight",
+                "1,4",
+                "--size",
+                "0,4096",
+                "--seconds",
+                "0.2",
+                "--json",
+            ])
+            .arg(&json)
+            .output()
+            .unwrap();
+        let table = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{table}{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(table.lines().count(), 5, "a header and four rows:\n{table}");
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(rows.len(), 4);
+        for row in &rows {
+            assert_eq!(row["transport"], transport);
+            assert!(
+                row["calls"].as_u64().unwrap() > 0
+                    && row["p99_us"].as_f64().unwrap() >= row["p50_us"].as_f64().unwrap(),
+                "{row}"
+            );
+        }
+    }
+    let _ = std::fs::remove_file(json);
+}

@@ -1,0 +1,153 @@
+//! `courier bench`: whole-system measurements — a node in a separate process (started
+//! here, or given with `--target`), a client in this one, over loopback: latency
+//! percentiles and calls per second of ECHO calls at several sizes and numbers of calls
+//! in flight, over TCP, UDP or a Unix socket; a table on stdout, JSON on request.
+
+use std::path::PathBuf;
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use courier::rpc::{Client, ClientConfig};
+use courier::transport::Endpoint;
+use courier_xdr::Opaque;
+use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A running node to measure, as tcp://…, udp://… or unix://…; without it, a node is
+    /// started for the run.
+    #[arg(long)]
+    target: Option<Endpoint>,
+    /// The transport of a started node: tcp, udp or unix.
+    #[arg(long, default_value = "tcp")]
+    transport: String,
+    /// Calls in flight at once (comma-separated list).
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64,256")]
+    in_flight: Vec<usize>,
+    /// ECHO payload sizes in bytes (comma-separated list).
+    #[arg(long, value_delimiter = ',', default_value = "0")]
+    size: Vec<usize>,
+    /// How long to measure each combination, in seconds.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Also write the results as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+/// One measured combination.
+#[derive(Serialize)]
+struct Row {
+    transport: String,
+    size: usize,
+    in_flight: usize,
+    calls: usize,
+    calls_per_second: f64,
+    p50_us: f64,
+    p99_us: f64,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if !(args.seconds > 0.0 && args.seconds.is_finite()) {
+        bail!("--seconds must be a positive number");
+    }
+    let (endpoint, _node) = match args.target.clone() {
+        Some(endpoint) => (endpoint, None),
+        None => {
+            let (endpoint, node) = start_node(&args.transport).await?;
+            (endpoint, Some(node))
+        }
+    };
+    let transport = endpoint.to_string().split("://").next().unwrap_or("?").to_owned();
+    let mut rows = Vec::new();
+    println!(
+        "{:<6} {:>8} {:>9} {:>10} {:>12} {:>10} {:>10}",
+        "proto", "size", "in flight", "calls", "calls/s", "p50 µs", "p99 µs"
+    );
+    for &size in &args.size {
+        for &in_flight in &args.in_flight {
+            let row =
+                measure(&endpoint, &transport, size, in_flight.max(1), Duration::from_secs_f64(args.seconds)).await?;
+            println!(
+                "{:<6} {:>8} {:>9} {:>10} {:>12.0} {:>10.1} {:>10.1}",
+                row.transport, row.size, row.in_flight, row.calls, row.calls_per_second, row.p50_us, row.p99_us
+            );
+            rows.push(row);
+        }
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&rows)?;
+        std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts `courier serve` (this same binary) on a free port and returns where it serves.
+async fn start_node(transport: &str) -> anyhow::Result<(Endpoint, tokio::process::Child)> {
+    let exe = std::env::current_exe().context("cannot find the courier binary")?;
+    let mut command = tokio::process::Command::new(exe);
+    command.args(["serve", "--listen", "127.0.0.1:0", "--no-register"]);
+    let socket = std::env::temp_dir().join(format!("courier-bench-{}.sock", std::process::id()));
+    if transport == "unix" {
+        command.arg("--unix").arg(&socket);
+    }
+    let mut node = command.stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true).spawn()?;
+    let stdout = node.stdout.take().context("the node's output")?;
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next_line().await? {
+        let Some(endpoint) = line.strip_prefix("listening on ") else { continue };
+        if endpoint.starts_with(&format!("{transport}://")) {
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Ok((endpoint.parse()?, node));
+        }
+    }
+    bail!("the node did not listen on {transport}")
+}
+
+/// Runs ECHO calls of `size` bytes, `in_flight` at a time, for `length`.
+async fn measure(
+    endpoint: &Endpoint,
+    transport: &str,
+    size: usize,
+    in_flight: usize,
+    length: Duration,
+) -> anyhow::Result<Row> {
+    let client = Client::connect(endpoint, ClientConfig::default()).await?;
+    let payload = Opaque::from(vec![0x5a; size]);
+    let deadline = Instant::now() + length;
+    let start = Instant::now();
+    let latencies: Vec<Duration> = stream::iter(0..)
+        .take_while(|_| std::future::ready(Instant::now() < deadline))
+        .map(|_| {
+            let (client, payload) = (&client, &payload);
+            async move {
+                let t = Instant::now();
+                let back: Opaque =
+                    client.call(courier::diag::PROGRAM, courier::diag::VERSION, courier::diag::ECHO, payload).await?;
+                anyhow::ensure!(back.len() == payload.len(), "the echo came back with {} bytes", back.len());
+                Ok(t.elapsed())
+            }
+        })
+        .buffer_unordered(in_flight)
+        .collect::<Vec<anyhow::Result<Duration>>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<_>>()?;
+    let elapsed = start.elapsed();
+    let mut sorted = latencies;
+    sorted.sort_unstable();
+    let percentile =
+        |p: f64| sorted.get(((sorted.len() as f64 - 1.0) * p) as usize).map_or(0.0, |d| d.as_secs_f64() * 1e6);
+    Ok(Row {
+        transport: transport.to_owned(),
+        size,
+        in_flight,
+        calls: sorted.len(),
+        calls_per_second: sorted.len() as f64 / elapsed.as_secs_f64(),
+        p50_us: percentile(0.5),
+        p99_us: percentile(0.99),
+    })
+}
