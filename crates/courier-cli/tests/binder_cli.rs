@@ -22,9 +22,32 @@ fn c_peers(name: &str) -> std::path::PathBuf {
     courier_test_support::build_c_peers(&script, &[], tmp, name)
 }
 
+/// A `courier serve` started by a test, killed when dropped — also when the test fails.
+struct Running(std::process::Child);
+
+impl std::ops::Deref for Running {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `courier serve` with `args` (and any extra arguments), and returns it with the
 /// port of the first address it printed.
-fn serve(args: &[&str], extra: &[&std::ffi::OsStr]) -> (std::process::Child, String) {
+fn serve(args: &[&str], extra: &[&std::ffi::OsStr]) -> (Running, String) {
     let mut node = Command::new(COURIER)
         .arg("serve")
         .args(args)
@@ -38,7 +61,7 @@ fn serve(args: &[&str], extra: &[&std::ffi::OsStr]) -> (std::process::Child, Str
     let port = first.rsplit(':').next().unwrap().to_owned();
     // Keep reading what the node prints, so that it never writes to a closed pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    (node, port)
+    (Running(node), port)
 }
 
 /// A path for the binder's local socket that no other test uses (the machine's

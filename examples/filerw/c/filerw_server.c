@@ -31,8 +31,8 @@
 #include <rpc/rpc.h>
 
 #include "filerw.h"
+#include "rpcpeer.h"
 
-#define BUFSZ 65000
 #define NFILES 16
 #define FILE_MAX (64 * 1024)
 
@@ -80,75 +80,7 @@ Data *read_2_svc(readargs *argp, struct svc_req *rqstp)
     return &result;
 }
 
-static int bound_socket(int type, unsigned short *port)
-{
-    struct sockaddr_in sin;
-    socklen_t len = sizeof sin;
-    int one = 1;
-    int fd = socket(AF_INET, type, 0);
-
-    if (fd < 0) {
-        perror("socket");
-        exit(1);
-    }
-    if (type == SOCK_STREAM)
-        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sin.sin_port = 0;
-    if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
-        perror("bind");
-        exit(1);
-    }
-    if (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0) {
-        perror("listen");
-        exit(1);
-    }
-    if (getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
-        perror("getsockname");
-        exit(1);
-    }
-    *port = ntohs(sin.sin_port);
-    return fd;
-}
-
 int main(void)
 {
-    unsigned short tcp_port, udp_port;
-    int tcp_fd, udp_fd;
-    SVCXPRT *tcp, *udp;
-
-    /* a client that disconnects mid-reply must not kill the server */
-    signal(SIGPIPE, SIG_IGN);
-
-    tcp_fd = bound_socket(SOCK_STREAM, &tcp_port);
-    udp_fd = bound_socket(SOCK_DGRAM, &udp_port);
-
-    tcp = svctcp_create(tcp_fd, BUFSZ, BUFSZ);
-    if (tcp == NULL) {
-        fprintf(stderr, "filerw_server: svctcp_create failed\n");
-        return 1;
-    }
-    udp = svcudp_bufcreate(udp_fd, BUFSZ, BUFSZ);
-    if (udp == NULL) {
-        fprintf(stderr, "filerw_server: svcudp_bufcreate failed\n");
-        return 1;
-    }
-    /* protocol 0: register the dispatcher locally, never contact a portmapper */
-    if (!svc_register(tcp, FILEREADWRITE, VERSION, filereadwrite_2, 0)) {
-        fprintf(stderr, "filerw_server: svc_register (tcp) failed\n");
-        return 1;
-    }
-    if (!svc_register(udp, FILEREADWRITE, VERSION, filereadwrite_2, 0)) {
-        fprintf(stderr, "filerw_server: svc_register (udp) failed\n");
-        return 1;
-    }
-
-    printf("tcp=%u udp=%u\n", (unsigned)tcp_port, (unsigned)udp_port);
-    fflush(stdout);
-
-    svc_run();
-    fprintf(stderr, "filerw_server: svc_run returned\n");
-    return 1;
+    rpcpeer_serve("filerw_server", FILEREADWRITE, VERSION, filereadwrite_2, 0);
 }

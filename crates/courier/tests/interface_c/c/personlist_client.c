@@ -21,10 +21,9 @@
 #include <rpc/rpc.h>
 
 #include "personlist.h"
+#include "rpcpeer.h"
 
-#define BUFSZ 65000
 
-static struct timeval TIMEOUT = { 10, 0 };
 static const char *progname = "personlist_client";
 
 static void usage(void)
@@ -50,50 +49,9 @@ static void die_rpc(CLIENT *clnt, const char *what)
 
 static CLIENT *make_client(const char *proto, const char *host, const char *port_s)
 {
-    struct sockaddr_in sin;
-    char *end;
-    long port;
-    int sock = RPC_ANYSOCK;
-    CLIENT *clnt;
-
-    errno = 0;
-    port = strtol(port_s, &end, 10);
-    if (errno || *end != '\0' || port <= 0 || port > 65535)
-        die("bad PORT");
-
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((unsigned short)port);
-    if (inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-        struct addrinfo hints, *res;
-        memset(&hints, 0, sizeof hints);
-        hints.ai_family = AF_INET;
-        if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
-            die("cannot resolve HOST to an IPv4 address");
-        sin.sin_addr = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
-        freeaddrinfo(res);
-    }
-
-    if (strcmp(proto, "tcp") == 0) {
-        clnt = clnttcp_create(&sin, PERSON_LIST, PERSON_LIST_V1, &sock, BUFSZ, BUFSZ);
-    } else if (strcmp(proto, "udp") == 0) {
-        struct timeval wait = { 1, 0 }; /* retransmit interval */
-        clnt = clntudp_bufcreate(&sin, PERSON_LIST, PERSON_LIST_V1, wait, &sock,
-                                 BUFSZ, BUFSZ);
-    } else {
+    CLIENT *clnt = rpcpeer_client(progname, proto, host, port_s, PERSON_LIST, PERSON_LIST_V1);
+    if (clnt == NULL)
         usage();
-        return NULL;
-    }
-    if (clnt == NULL) {
-        fprintf(stderr, "%s: %s\n", progname, clnt_spcreateerror("cannot create client"));
-        exit(1);
-    }
-    /*
-     * The rpcgen stubs pass their own 25 s TIMEOUT to clnt_call; once
-     * CLSET_TIMEOUT is set, both the TCP and the UDP client use this instead.
-     */
-    if (!clnt_control(clnt, CLSET_TIMEOUT, (char *)&TIMEOUT))
-        die("clnt_control(CLSET_TIMEOUT) failed");
     return clnt;
 }
 

@@ -28,9 +28,9 @@
 #include <rpc/auth_unix.h>
 
 #include "interop.h"
+#include "rpcpeer.h"
 #include "canon.h"
 
-#define BUFSZ 65000
 
 /* from the rpcgen -m output */
 extern void interop_prog_1(struct svc_req *rqstp, SVCXPRT *transp);
@@ -103,77 +103,10 @@ whoami_res *whoami_1_svc(void *argp, struct svc_req *rqstp)
     return &result;
 }
 
-static int bound_socket(int type, unsigned short *port)
-{
-    struct sockaddr_in sin;
-    socklen_t len = sizeof sin;
-    int one = 1;
-    int fd = socket(AF_INET, type, 0);
-
-    if (fd < 0) {
-        perror("socket");
-        exit(1);
-    }
-    if (type == SOCK_STREAM)
-        (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sin.sin_port = 0;
-    if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
-        perror("bind");
-        exit(1);
-    }
-    if (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0) {
-        perror("listen");
-        exit(1);
-    }
-    if (getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
-        perror("getsockname");
-        exit(1);
-    }
-    *port = ntohs(sin.sin_port);
-    return fd;
-}
-
 int main(int argc, char **argv)
 {
     /* --register: announce the program to the binder, as rpcgen's main() does */
     int announce = argc > 1 && strcmp(argv[1], "--register") == 0;
-    unsigned short tcp_port, udp_port;
-    int tcp_fd, udp_fd;
-    SVCXPRT *tcp, *udp;
 
-    /* a client that disconnects mid-reply must not kill the server */
-    signal(SIGPIPE, SIG_IGN);
-
-    tcp_fd = bound_socket(SOCK_STREAM, &tcp_port);
-    udp_fd = bound_socket(SOCK_DGRAM, &udp_port);
-
-    tcp = svctcp_create(tcp_fd, BUFSZ, BUFSZ);
-    if (tcp == NULL) {
-        fprintf(stderr, "interop_server: svctcp_create failed\n");
-        return 1;
-    }
-    udp = svcudp_bufcreate(udp_fd, BUFSZ, BUFSZ);
-    if (udp == NULL) {
-        fprintf(stderr, "interop_server: svcudp_bufcreate failed\n");
-        return 1;
-    }
-    /* protocol 0: register the dispatcher locally, never contact a portmapper */
-    if (!svc_register(tcp, INTEROP_PROG, INTEROP_V1, interop_prog_1, announce ? IPPROTO_TCP : 0)) {
-        fprintf(stderr, "interop_server: svc_register (tcp) failed\n");
-        return 1;
-    }
-    if (!svc_register(udp, INTEROP_PROG, INTEROP_V1, interop_prog_1, announce ? IPPROTO_UDP : 0)) {
-        fprintf(stderr, "interop_server: svc_register (udp) failed\n");
-        return 1;
-    }
-
-    printf("tcp=%u udp=%u\n", (unsigned)tcp_port, (unsigned)udp_port);
-    fflush(stdout);
-
-    svc_run();
-    fprintf(stderr, "interop_server: svc_run returned\n");
-    return 1;
+    rpcpeer_serve("interop_server", INTEROP_PROG, INTEROP_V1, interop_prog_1, announce);
 }
