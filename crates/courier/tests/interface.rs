@@ -120,11 +120,10 @@ async fn rpcgen_builds_a_c_client_from_the_printed_x_that_calls_the_rust_service
         let listening = server.listen(&format!("{proto}://127.0.0.1:0").parse().unwrap()).await.unwrap();
         let (Endpoint::Tcp(addr) | Endpoint::Udp(addr)) = *listening.endpoint() else { unreachable!("an IP endpoint") };
         let client = peers.join("personlist_client");
-        let out = tokio::task::spawn_blocking(move || {
-            courier_test_support::run_c_client(&client, &[proto, "127.0.0.1", &addr.port().to_string()])
-        })
-        .await
-        .unwrap();
+        let out =
+            tokio::task::spawn_blocking(move || courier_test_support::run_c_client(&client, proto, addr.port(), &[]))
+                .await
+                .unwrap();
         assert_eq!(
             out, "add=1\nadd=2\nget=ada 36 ada@example.org,countess@example.org\nget=none\nsum=13 product=42\n",
             "over {proto}"

@@ -144,9 +144,7 @@ fn c_peers() -> &'static PathBuf {
 }
 
 fn run_c_client(proto: &str, port: u16, args: &[&str]) -> String {
-    let port = port.to_string();
-    let all: Vec<&str> = [proto, "127.0.0.1", &port].into_iter().chain(args.iter().copied()).collect();
-    courier_test_support::run_c_client(&c_peers().join("interop_client"), &all)
+    courier_test_support::run_c_client(&c_peers().join("interop_client"), proto, port, args)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,13 +22,18 @@ pub fn build_c_peers(script: &Path, args: &[&Path], tmp: &Path, name: &str) -> P
     out
 }
 
-/// Runs a C client with `args` and returns what it printed; panics if it failed.
-pub fn run_c_client(binary: &Path, args: &[&str]) -> String {
-    let output = Command::new(binary).args(args).output().unwrap_or_else(|e| panic!("run {}: {e}", binary.display()));
+/// Runs a C client (all of them take `tcp|udp HOST PORT COMMAND…`) against 127.0.0.1
+/// `port` over `proto` with `args`, and returns what it printed; panics if it failed.
+pub fn run_c_client(binary: &Path, proto: &str, port: u16, args: &[&str]) -> String {
+    let output = Command::new(binary)
+        .args([proto, "127.0.0.1", &port.to_string()])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", binary.display()));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
-        "{} {args:?} failed: {stdout}{}",
+        "{} {proto} {port} {args:?} failed: {stdout}{}",
         binary.display(),
         String::from_utf8_lossy(&output.stderr)
     );
