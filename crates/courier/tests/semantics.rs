@@ -66,10 +66,12 @@ async fn xids_sent(semantics: Semantics) -> Vec<u32> {
         timeout: Duration::from_millis(400),
         retransmit: Duration::from_millis(40),
         semantics,
+        // A silent socket answers no session probe: speak plain ONC RPC to it.
+        session: false,
         ..ClientConfig::default()
     };
     let client = Client::connect(&Endpoint::Udp(addr), config).await.unwrap();
-    let err = client.null(PROG, 1).await.unwrap_err();
+    let err = client.call::<_, ()>(PROG, 1, 1, &()).await.unwrap_err();
     assert!(matches!(err, CallError::Timeout { .. }), "{err}");
     let mut xids = Vec::new();
     let mut buf = [0u8; 256];

@@ -17,9 +17,8 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -28,13 +27,14 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UdpSocket, UnixStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OnceCell};
 use tokio::task::JoinHandle;
 use tokio_util::codec::FramedRead;
 
 use super::auth::OpaqueAuth;
 use super::error::{CallError, ProcId};
-use super::msg::{AcceptStat, CallHeader, Message, MessageError, RejectStat, ReplyBody, ReplyHeader};
+use super::msg::{AcceptStat, AuthStat, CallHeader, Message, MessageError, RejectStat, ReplyBody, ReplyHeader};
+use super::session::{self, CallStamp, ReplyStamp, Slots, NO_SLOT};
 use crate::transport::record::{self, RecordDecoder};
 use crate::transport::{write_loop, Endpoint, Outgoing};
 
@@ -44,8 +44,9 @@ pub struct ClientConfig {
     /// How long a call waits for its reply, retransmissions included.
     pub timeout: Duration,
     /// UDP: the first retransmission interval; it doubles after each retransmission.
+    /// Streams: the first pause between reconnection attempts.
     pub retransmit: Duration,
-    /// UDP: the longest retransmission interval.
+    /// UDP: the longest retransmission interval; streams: the longest reconnect pause.
     pub max_retransmit: Duration,
     /// The largest reply record accepted on a stream.
     pub max_record: usize,
@@ -55,22 +56,42 @@ pub struct ClientConfig {
     pub max_datagram: usize,
     /// The credential sent with every call (AUTH_NONE by default).
     pub credential: OpaqueAuth,
-    /// What happens when a UDP request or its reply is lost.
+    /// What happens when a request or its reply is lost.
     pub semantics: Semantics,
+    /// Open a session with servers that speak courier's session convention
+    /// ([`session`](super::session)): at-most-once across connections and restarts,
+    /// deadlines passed to the server. Costs one NULL call before the first call.
+    pub session: bool,
+    /// The most session slots, which is the most at-most-once calls in flight whose
+    /// retransmissions the server recognises on any connection; calls past it are
+    /// stamped without a slot and are not resent on a new connection.
+    pub max_slots: u32,
+    /// Streams: when the connection breaks, open a new one for later calls, and resend
+    /// the calls in flight as their semantics allow (at-most-once calls with a session
+    /// slot and at-least-once calls, at most [`MAX_RESENDS`] times each).
+    pub reconnect: bool,
 }
 
+/// How many times a call is sent again on a new connection after its connection broke.
+pub const MAX_RESENDS: u32 = 3;
+
 /// Invocation semantics: what a call does when a message is lost (the seeds' failure
-/// model). They matter over UDP; a TCP or Unix connection delivers every message or fails.
+/// model).
+///
+/// Over UDP a lost datagram is retransmitted (or not); over a stream, a message is lost
+/// when its connection breaks, and a reconnecting client resends it (or not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Semantics {
     /// One request, never retransmitted: the procedure ran once or not at all, and the
-    /// caller learns only "no reply" on timeout.
+    /// caller learns only "no reply" on timeout. The seeds' R pattern when no reply is
+    /// expected, RR otherwise.
     Maybe,
     /// Retransmitted, each time as a new call: the procedure may run more than once
-    /// (fine for idempotent procedures).
+    /// (fine for idempotent procedures). The RR pattern.
     AtLeastOnce,
     /// Retransmitted with the same identity, so that the server's history of replies
-    /// answers a retransmission without running the procedure again.
+    /// answers a retransmission without running the procedure again. With a session the
+    /// next call on the slot acknowledges the reply: the RRA pattern.
     #[default]
     AtMostOnce,
 }
@@ -86,6 +107,9 @@ impl Default for ClientConfig {
             max_datagram: 65_507,
             credential: OpaqueAuth::NONE,
             semantics: Semantics::AtMostOnce,
+            session: true,
+            max_slots: 1024,
+            reconnect: true,
         }
     }
 }
@@ -99,9 +123,21 @@ pub struct CallOptions {
     pub credential: Option<OpaqueAuth>,
     /// The semantics of this call, instead of the client's.
     pub semantics: Option<Semantics>,
+    /// The procedure is idempotent (declared so in its interface): a client whose
+    /// semantics is at-most-once calls it at-least-once, which needs no history of
+    /// replies on the server. Explicit `semantics` wins.
+    pub idempotent: bool,
 }
 
-type Pending = Mutex<HashMap<u32, oneshot::Sender<Result<(ReplyHeader, Bytes), MessageError>>>>;
+impl CallOptions {
+    /// The options of a call to a procedure declared idempotent (or not).
+    pub fn idempotent(idempotent: bool) -> Self {
+        CallOptions { idempotent, ..CallOptions::default() }
+    }
+}
+
+type Reply = Result<(ReplyHeader, Bytes), MessageError>;
+type Pending = Mutex<HashMap<u32, oneshot::Sender<Reply>>>;
 
 /// A connection (or UDP association) to one RPC server, shared by many concurrent calls.
 /// Cloning is cheap and shares the connection.
@@ -117,22 +153,77 @@ struct Inner {
     link: Link,
     pending: Pending,
     next_xid: AtomicU32,
-    /// Set once the connection is gone: calls fail at once instead of timing out.
-    closed: AtomicBool,
-    tasks: Vec<JoinHandle<()>>,
+    session: Session,
+}
+
+/// The client's side of a session.
+#[derive(Debug)]
+struct Session {
+    /// The client's id, random.
+    id: u64,
+    slots: Slots,
+    /// The server incarnation last learned; 0 before the first probe.
+    incarnation: AtomicU64,
+    /// Whether the server speaks sessions, learned by the first call's probe.
+    speaks: OnceCell<bool>,
 }
 
 #[derive(Debug)]
 enum Link {
-    Stream(mpsc::Sender<Outgoing>),
-    Datagram(Arc<UdpSocket>),
+    Stream(Streams),
+    Datagram { socket: Arc<UdpSocket>, receiver: JoinHandle<()> },
+}
+
+/// A stream link: the current connection, and where to open the next one.
+#[derive(Debug)]
+struct Streams {
+    /// The client, for the reader task of a new connection.
+    client: Weak<Inner>,
+    /// Where to reconnect; `None` when the client may not reconnect.
+    endpoint: Option<Endpoint>,
+    conn: Mutex<Conn>,
+    /// Held while opening a new connection, so that one opens at a time.
+    reconnecting: tokio::sync::Mutex<()>,
+}
+
+/// One stream connection: its writer's queue (`None` once broken) and its tasks.
+#[derive(Debug)]
+struct Conn {
+    tx: Option<mpsc::Sender<Outgoing>>,
+    generation: u64,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
+        match &self.link {
+            Link::Stream(streams) => lock(&streams.conn).tasks.iter().for_each(JoinHandle::abort),
+            Link::Datagram { receiver, .. } => receiver.abort(),
         }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+type ReadHalf = Box<dyn AsyncRead + Unpin + Send>;
+type WriteHalf = Box<dyn AsyncWrite + Unpin + Send>;
+
+/// Opens a stream connection to a TCP or Unix endpoint.
+async fn open(endpoint: &Endpoint) -> io::Result<(ReadHalf, WriteHalf)> {
+    match endpoint {
+        Endpoint::Tcp(addr) => {
+            let stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (r, w) = stream.into_split();
+            Ok((Box::new(r), Box::new(w)))
+        }
+        Endpoint::Unix(path) => {
+            let (r, w) = UnixStream::connect(path).await?.into_split();
+            Ok((Box::new(r), Box::new(w)))
+        }
+        Endpoint::Udp(_) => Err(io::Error::new(io::ErrorKind::InvalidInput, "UDP is not a stream")),
     }
 }
 
@@ -140,24 +231,23 @@ impl Client {
     /// Connects to `endpoint` with the given configuration.
     pub async fn connect(endpoint: &Endpoint, config: ClientConfig) -> io::Result<Client> {
         match endpoint {
-            Endpoint::Tcp(addr) => Client::connect_tcp(*addr, config).await,
             Endpoint::Udp(addr) => Client::connect_udp(*addr, config).await,
-            Endpoint::Unix(path) => Client::connect_unix(path, config).await,
+            Endpoint::Tcp(_) | Endpoint::Unix(_) => {
+                let (r, w) = open(endpoint).await?;
+                let reconnect = config.reconnect.then(|| endpoint.clone());
+                Ok(Client::over_stream(endpoint.to_string(), reconnect, r, w, config))
+            }
         }
     }
 
     /// Connects over TCP.
     pub async fn connect_tcp(addr: SocketAddr, config: ClientConfig) -> io::Result<Client> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let (r, w) = stream.into_split();
-        Ok(Client::over_stream(format!("tcp://{addr}"), r, w, config))
+        Client::connect(&Endpoint::Tcp(addr), config).await
     }
 
     /// Connects over a Unix stream socket.
-    pub async fn connect_unix(path: &Path, config: ClientConfig) -> io::Result<Client> {
-        let (r, w) = UnixStream::connect(path).await?.into_split();
-        Ok(Client::over_stream(format!("unix://{}", path.display()), r, w, config))
+    pub async fn connect_unix(path: &std::path::Path, config: ClientConfig) -> io::Result<Client> {
+        Client::connect(&Endpoint::Unix(path.to_owned()), config).await
     }
 
     /// Associates a UDP socket with the server at `addr` (a loopback server gets a
@@ -170,28 +260,23 @@ impl Client {
         };
         let socket = Arc::new(UdpSocket::bind(local).await?);
         socket.connect(addr).await?;
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
-            let task = tokio::spawn(receive_datagrams(weak.clone(), socket.clone(), config.max_datagram));
-            Inner::new(format!("udp://{addr}"), config, Link::Datagram(socket), vec![task])
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let receiver = tokio::spawn(receive_datagrams(weak.clone(), socket.clone(), config.max_datagram));
+            Inner::new(format!("udp://{addr}"), config, Link::Datagram { socket, receiver })
         });
         Ok(Client { inner })
     }
 
-    fn over_stream<R, W>(peer: String, r: R, w: W, config: ClientConfig) -> Client
-    where
-        R: AsyncRead + Unpin + Send + 'static,
-        W: AsyncWrite + Unpin + Send + 'static,
-    {
-        let (tx, rx) = mpsc::channel(1024);
-        let writer = tokio::spawn(async move {
-            if let Err(e) = write_loop(w, rx).await {
-                tracing::debug!(error = %e, "client connection write failed");
-            }
-        });
-        let frames = FramedRead::new(r, RecordDecoder::new(config.max_record, record::DEFAULT_MAX_FRAGMENTS));
-        let inner = Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
-            let reader = tokio::spawn(receive_records(weak.clone(), frames));
-            Inner::new(peer, config, Link::Stream(tx), vec![writer, reader])
+    fn over_stream(peer: String, reconnect: Option<Endpoint>, r: ReadHalf, w: WriteHalf, config: ClientConfig) -> Client {
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let conn = Conn::start(weak.clone(), 0, r, w, &config);
+            let streams = Streams {
+                client: weak.clone(),
+                endpoint: reconnect,
+                conn: Mutex::new(conn),
+                reconnecting: tokio::sync::Mutex::new(()),
+            };
+            Inner::new(peer, config, Link::Stream(streams))
         });
         Client { inner }
     }
@@ -204,6 +289,12 @@ impl Client {
     /// The client's configuration.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
+    }
+
+    /// The client's session id (random), as the server sees it in
+    /// [`Call::session`](super::Call::session).
+    pub fn session_id(&self) -> u64 {
+        self.inner.session.id
     }
 
     /// The seeds' `doOperation`: sends a request with already-encoded arguments and
@@ -240,28 +331,68 @@ impl Client {
 
     /// Calls procedure 0 (NULL) of a program version: the classic "ping".
     pub async fn null(&self, prog: u32, vers: u32) -> Result<(), CallError> {
-        self.call(prog, vers, 0, &()).await
+        self.call_with(ProcId { prog, vers, proc: 0 }, &(), &CallOptions::idempotent(true)).await
     }
 }
 
+impl Conn {
+    /// Starts the writer and reader tasks of a new connection.
+    fn start(inner: Weak<Inner>, generation: u64, r: ReadHalf, w: WriteHalf, config: &ClientConfig) -> Conn {
+        let (tx, rx) = mpsc::channel(1024);
+        let writer = tokio::spawn(async move {
+            if let Err(e) = write_loop(w, rx).await {
+                tracing::debug!(error = %e, "client connection write failed");
+            }
+        });
+        let frames = FramedRead::new(r, RecordDecoder::new(config.max_record, record::DEFAULT_MAX_FRAGMENTS));
+        let reader = tokio::spawn(receive_records(inner, generation, frames));
+        Conn { tx: Some(tx), generation, tasks: vec![writer, reader] }
+    }
+}
+
+/// A call's message, ready to send and to patch for a retransmission.
+struct Built {
+    out: Outgoing,
+    xid: u32,
+    /// Where the xid is in `out.head`.
+    xid_at: usize,
+    /// Where the session stamp's incarnation is in `out.head`, if stamped.
+    incarnation_at: Option<usize>,
+    /// How many times it was sent (datagrams) or written to a connection (streams).
+    sent: u32,
+}
+
+impl Built {
+    fn patch(&mut self, at: usize, bytes: &[u8]) {
+        let mut head = BytesMut::from(&self.out.head[..]);
+        head[at..at + bytes.len()].copy_from_slice(bytes);
+        self.out.head = head.freeze();
+    }
+}
+
+/// How one attempt to get a reply on a stream ended.
+enum Attempt {
+    Reply(Reply),
+    /// The connection broke; the message may or may not have reached the server.
+    Lost,
+}
+
 impl Inner {
-    fn new(peer: String, config: ClientConfig, link: Link, tasks: Vec<JoinHandle<()>>) -> Inner {
+    fn new(peer: String, config: ClientConfig, link: Link) -> Inner {
         // Start xids somewhere different per client so that a restarted client's calls
         // are not mistaken for retransmissions of its predecessor's.
-        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        Inner {
-            peer,
-            config,
-            link,
-            pending: Mutex::new(HashMap::new()),
-            next_xid: AtomicU32::new(seed),
-            closed: AtomicBool::new(false),
-            tasks,
-        }
+        let id = session::random_id();
+        let session = Session {
+            id,
+            slots: Slots::new(config.max_slots),
+            incarnation: AtomicU64::new(0),
+            speaks: OnceCell::new(),
+        };
+        Inner { peer, config, link, pending: Mutex::new(HashMap::new()), next_xid: AtomicU32::new(id as u32), session }
     }
 
     /// Builds the message (header, then whatever `encode` appends, then `body`), sends
-    /// it, and waits for the matching reply.
+    /// it, and waits for the matching reply, retransmitting as the semantics say.
     async fn exchange(
         self: Arc<Self>,
         call: ProcId,
@@ -269,73 +400,237 @@ impl Inner {
         encode: impl FnOnce(&mut BytesMut) -> courier_xdr::Result<()>,
         body: Bytes,
     ) -> Result<Bytes, CallError> {
-        let xid = self.next_xid.fetch_add(1, Ordering::Relaxed);
-        let cred = opts.credential.clone().unwrap_or_else(|| self.config.credential.clone());
-        let header =
-            CallHeader { xid, prog: call.prog, vers: call.vers, proc: call.proc, cred, verf: OpaqueAuth::NONE };
-        let mut head = BytesMut::with_capacity(128);
-        let stream = matches!(self.link, Link::Stream(_));
-        let start = if stream { Some(record::begin_record(&mut head)) } else { None };
-        header.encode(&mut head);
-        encode(&mut head).map_err(|source| CallError::Encode { call, source })?;
         let timeout = opts.timeout.unwrap_or(self.config.timeout);
         let deadline = Instant::now() + timeout;
-
-        let (tx, mut rx) = oneshot::channel();
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(xid, tx);
-        let forget = Forget { inner: &self, xid: std::cell::Cell::new(xid) };
-        let closed = || CallError::Closed { peer: self.peer.clone(), call };
-        if self.closed.load(Ordering::Acquire) {
-            return Err(closed());
-        }
-        let timed_out = || CallError::Timeout { peer: self.peer.clone(), call, timeout };
-
-        let reply = match &self.link {
-            Link::Stream(tx) => {
-                let len = head.len() + body.len() - record::HEADER;
-                if len > self.config.max_record {
-                    return Err(CallError::TooLarge { call, len, max: self.config.max_record });
-                }
-                let msg = frame(head, body, start.unwrap_or(0), self.config.max_fragment);
-                tx.send(msg).await.map_err(|_| closed())?;
-                tokio::time::timeout_at(deadline.into(), rx).await.map_err(|_| timed_out())?.map_err(|_| closed())?
+        let semantics = match (opts.semantics, self.config.semantics) {
+            (Some(semantics), _) => semantics,
+            (None, Semantics::AtMostOnce) if opts.idempotent => Semantics::AtLeastOnce,
+            (None, semantics) => semantics,
+        };
+        let stamped = self.speaks_sessions(call, deadline, timeout).await?;
+        let lease = (stamped && semantics == Semantics::AtMostOnce).then(|| self.session.slots.lease()).flatten();
+        let stamp = stamped.then(|| CallStamp {
+            client: self.session.id,
+            slot: lease.as_ref().map_or(NO_SLOT, |l| l.slot),
+            seq: lease.as_ref().map_or(0, |l| l.seq),
+            incarnation: self.session.incarnation.load(Ordering::Acquire),
+            deadline_ms: timeout.as_millis().clamp(1, u32::MAX.into()) as u32,
+        });
+        let cred = opts.credential.clone().unwrap_or_else(|| self.config.credential.clone());
+        let mut built = self.build(call, cred, stamp, encode, body)?;
+        // At-most-once without a slot may not be resent on a new connection: no server
+        // history would recognise it there.
+        let resend = semantics == Semantics::AtLeastOnce || lease.is_some();
+        let mut restamped = false;
+        loop {
+            let (header, results) = self.transmit(&mut built, call, semantics, resend, deadline, timeout).await?;
+            let refused = matches!(header.body, ReplyBody::Denied(RejectStat::AuthError(AuthStat::RejectedVerf)));
+            if stamp.is_none() || !refused {
+                return interpret(&self.peer, call, header, results);
             }
-            Link::Datagram(socket) => {
-                let mut datagram = head;
-                datagram.extend_from_slice(&body);
-                if datagram.len() > self.config.max_datagram {
-                    return Err(CallError::TooLarge { call, len: datagram.len(), max: self.config.max_datagram });
+            // A server restarted since this client last heard of it. A call sent once
+            // reached only the new server, which refused it unexecuted: stamp it anew
+            // and send it again. A call sent more than once may have run before.
+            let learned = self.probe(call, deadline, timeout).await;
+            if built.sent > 1 || restamped {
+                return Err(CallError::ServerRestarted { peer: self.peer.clone(), call });
+            }
+            learned?;
+            let incarnation = self.session.incarnation.load(Ordering::Acquire);
+            if let Some(at) = built.incarnation_at {
+                built.patch(at, &incarnation.to_be_bytes());
+            }
+            built.sent = 0;
+            restamped = true;
+        }
+    }
+
+    /// Encodes a call message.
+    fn build(
+        &self,
+        call: ProcId,
+        cred: OpaqueAuth,
+        stamp: Option<CallStamp>,
+        encode: impl FnOnce(&mut BytesMut) -> courier_xdr::Result<()>,
+        body: Bytes,
+    ) -> Result<Built, CallError> {
+        let xid = self.next_xid.fetch_add(1, Ordering::Relaxed);
+        let verf = stamp.map_or(OpaqueAuth::NONE, |s| s.to_verifier());
+        let header = CallHeader { xid, prog: call.prog, vers: call.vers, proc: call.proc, cred, verf };
+        let mut head = BytesMut::with_capacity(128);
+        let stream = matches!(self.link, Link::Stream(_));
+        let start = if stream { record::begin_record(&mut head) } else { 0 };
+        header.encode(&mut head);
+        // The stamp is the header's last field; its incarnation sits 16 bytes in.
+        let incarnation_at = stamp.map(|_| head.len() - CallStamp::LEN + 16);
+        encode(&mut head).map_err(|source| CallError::Encode { call, source })?;
+        let len = head.len() - start + body.len();
+        if stream {
+            let len = len - record::HEADER;
+            if len > self.config.max_record {
+                return Err(CallError::TooLarge { call, len, max: self.config.max_record });
+            }
+            let out = frame(head, body, start, self.config.max_fragment);
+            return Ok(Built { out, xid, xid_at: start + record::HEADER, incarnation_at, sent: 0 });
+        }
+        if len > self.config.max_datagram {
+            return Err(CallError::TooLarge { call, len, max: self.config.max_datagram });
+        }
+        head.extend_from_slice(&body);
+        Ok(Built { out: Outgoing { head: head.freeze(), body: Bytes::new() }, xid, xid_at: 0, incarnation_at, sent: 0 })
+    }
+
+    /// Whether calls are stamped with a session: learned with a NULL call to the first
+    /// call's program before that call.
+    async fn speaks_sessions(&self, call: ProcId, deadline: Instant, timeout: Duration) -> Result<bool, CallError> {
+        if !self.config.session {
+            return Ok(false);
+        }
+        let speaks = self.session.speaks.get_or_try_init(|| self.probe(call, deadline, timeout)).await?;
+        Ok(*speaks)
+    }
+
+    /// Sends NULL with a session stamp: a courier server answers with its incarnation;
+    /// other servers ignore the stamp or refuse it.
+    async fn probe(&self, call: ProcId, deadline: Instant, timeout: Duration) -> Result<bool, CallError> {
+        let null = ProcId { proc: 0, ..call };
+        let stamp = CallStamp { client: self.session.id, slot: NO_SLOT, seq: 0, incarnation: 0, deadline_ms: 0 };
+        let mut built = self.build(null, self.config.credential.clone(), Some(stamp), |_| Ok(()), Bytes::new())?;
+        let (header, _) = self.transmit(&mut built, null, Semantics::AtLeastOnce, true, deadline, timeout).await?;
+        let ReplyBody::Accepted { verf, .. } = &header.body else { return Ok(false) };
+        let Some(stamp) = ReplyStamp::from_verifier(verf) else { return Ok(false) };
+        self.session.incarnation.store(stamp.incarnation, Ordering::Release);
+        Ok(true)
+    }
+
+    /// Sends a message until its reply comes, the deadline passes, or the semantics
+    /// forbid sending it again.
+    async fn transmit(
+        &self,
+        built: &mut Built,
+        call: ProcId,
+        semantics: Semantics,
+        resend: bool,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(ReplyHeader, Bytes), CallError> {
+        let timed_out = || CallError::Timeout { peer: self.peer.clone(), call, timeout };
+        let closed = || CallError::Closed { peer: self.peer.clone(), call };
+        let forget = Forget { inner: self, xid: std::cell::Cell::new(built.xid) };
+        let reply = match &self.link {
+            Link::Stream(streams) => loop {
+                let (tx, generation) = self.sender(streams, call, deadline).await?;
+                let (reply_tx, reply_rx) = oneshot::channel();
+                lock(&self.pending).insert(built.xid, reply_tx);
+                let attempt = if lock(&streams.conn).generation != generation {
+                    Attempt::Lost
+                } else if tx.send(built.out.clone()).await.is_err() {
+                    Attempt::Lost
+                } else {
+                    built.sent += 1;
+                    match tokio::time::timeout_at(deadline.into(), reply_rx).await {
+                        Ok(Ok(reply)) => Attempt::Reply(reply),
+                        Ok(Err(_)) => Attempt::Lost,
+                        Err(_) => return Err(timed_out()),
+                    }
+                };
+                match attempt {
+                    Attempt::Reply(reply) => break reply,
+                    Attempt::Lost if built.sent == 0 => {}
+                    Attempt::Lost if !resend || built.sent > MAX_RESENDS || streams.endpoint.is_none() => {
+                        return Err(closed())
+                    }
+                    Attempt::Lost => {
+                        tracing::debug!(peer = %self.peer, xid = built.xid, "connection lost; sending the call again");
+                        if semantics == Semantics::AtLeastOnce {
+                            self.renumber(built, &forget);
+                        }
+                    }
                 }
-                let semantics = opts.semantics.unwrap_or(self.config.semantics);
+            },
+            Link::Datagram { socket, .. } => {
+                let (reply_tx, mut reply_rx) = oneshot::channel();
+                lock(&self.pending).insert(built.xid, reply_tx);
                 let mut interval = self.config.retransmit;
                 loop {
-                    if let Err(source) = socket.send(&datagram).await {
+                    if let Err(source) = socket.send(&built.out.head).await {
                         return Err(CallError::Io { peer: self.peer.clone(), call, source });
                     }
+                    built.sent += 1;
                     // Maybe: one request, then wait for its reply until the deadline.
                     let wait = if semantics == Semantics::Maybe {
                         deadline
                     } else {
                         (Instant::now() + interval).min(deadline)
                     };
-                    match tokio::time::timeout_at(wait.into(), &mut rx).await {
+                    match tokio::time::timeout_at(wait.into(), &mut reply_rx).await {
                         Ok(reply) => break reply.map_err(|_| closed())?,
                         Err(_) if Instant::now() >= deadline => return Err(timed_out()),
                         Err(_) => interval = (interval * 2).min(self.config.max_retransmit),
                     }
                     if semantics == Semantics::AtLeastOnce {
-                        // A new identity, so the server's history of replies does not
-                        // recognise the retransmission: it executes the call again.
-                        let fresh = self.next_xid.fetch_add(1, Ordering::Relaxed);
-                        self.rekey(forget.xid.replace(fresh), fresh);
-                        datagram[..4].copy_from_slice(&fresh.to_be_bytes());
+                        self.renumber(built, &forget);
                     }
                 }
             }
         };
-        let (header, results) =
-            reply.map_err(|source| CallError::BadReply { peer: self.peer.clone(), call, source })?;
-        interpret(&self.peer, call, header, results)
+        reply.map_err(|source| CallError::BadReply { peer: self.peer.clone(), call, source })
+    }
+
+    /// Gives a message a new xid, so that the server's history of replies does not
+    /// recognise it: the server executes it again (at-least-once).
+    fn renumber(&self, built: &mut Built, forget: &Forget<'_>) {
+        let fresh = self.next_xid.fetch_add(1, Ordering::Relaxed);
+        let mut pending = lock(&self.pending);
+        if let Some(waiter) = pending.remove(&forget.xid.replace(fresh)) {
+            pending.insert(fresh, waiter);
+        }
+        drop(pending);
+        built.xid = fresh;
+        built.patch(built.xid_at, &fresh.to_be_bytes());
+    }
+
+    /// The current connection's queue, opening a new connection if the last one broke
+    /// and the client may reconnect.
+    async fn sender(
+        &self,
+        streams: &Streams,
+        call: ProcId,
+        deadline: Instant,
+    ) -> Result<(mpsc::Sender<Outgoing>, u64), CallError> {
+        let current = || {
+            let conn = lock(&streams.conn);
+            conn.tx.clone().map(|tx| (tx, conn.generation))
+        };
+        if let Some(live) = current() {
+            return Ok(live);
+        }
+        let Some(endpoint) = &streams.endpoint else { return Err(CallError::Closed { peer: self.peer.clone(), call }) };
+        let _one_at_a_time = streams.reconnecting.lock().await;
+        if let Some(live) = current() {
+            return Ok(live);
+        }
+        let mut pause = self.config.retransmit.min(Duration::from_millis(50));
+        loop {
+            let failure = match tokio::time::timeout_at(deadline.into(), open(endpoint)).await {
+                Ok(Ok((r, w))) => {
+                    let me = streams.client.clone();
+                    let mut conn = lock(&streams.conn);
+                    let generation = conn.generation + 1;
+                    conn.tasks.iter().for_each(JoinHandle::abort);
+                    *conn = Conn::start(me, generation, r, w, &self.config);
+                    tracing::debug!(peer = %self.peer, generation, "reconnected");
+                    return Ok((conn.tx.clone().expect("a new connection has a queue"), generation));
+                }
+                Ok(Err(source)) => CallError::Io { peer: self.peer.clone(), call, source },
+                Err(_) => return Err(CallError::Timeout { peer: self.peer.clone(), call, timeout: self.config.timeout }),
+            };
+            if Instant::now() + pause >= deadline {
+                return Err(failure);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(self.config.max_retransmit);
+        }
     }
 
     fn deliver(&self, record: Bytes) {
@@ -351,7 +646,7 @@ impl Inner {
                 return;
             }
         };
-        let waiter = self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&xid);
+        let waiter = lock(&self.pending).remove(&xid);
         match waiter {
             Some(waiter) => {
                 let _ = waiter.send(reply);
@@ -360,17 +655,15 @@ impl Inner {
         }
     }
 
-    /// Moves a pending call from one xid to another.
-    fn rekey(&self, old: u32, new: u32) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(waiter) = pending.remove(&old) {
-            pending.insert(new, waiter);
+    /// The connection of `generation` broke: later calls need a new one, and the calls
+    /// waiting on it learn that their message may be lost.
+    fn connection_lost(&self, generation: u64) {
+        let Link::Stream(streams) = &self.link else { return };
+        let mut conn = lock(&streams.conn);
+        if conn.generation == generation {
+            conn.tx = None;
+            lock(&self.pending).clear();
         }
-    }
-
-    fn fail_all(&self) {
-        self.closed.store(true, Ordering::Release);
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 }
 
@@ -383,7 +676,7 @@ struct Forget<'a> {
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        self.inner.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.xid.get());
+        lock(&self.inner.pending).remove(&self.xid.get());
     }
 }
 
@@ -418,7 +711,8 @@ fn interpret(peer: &str, call: ProcId, header: ReplyHeader, results: Bytes) -> R
 }
 
 async fn receive_records<R: AsyncRead + Unpin>(
-    inner: std::sync::Weak<Inner>,
+    inner: Weak<Inner>,
+    generation: u64,
     mut frames: FramedRead<R, RecordDecoder>,
 ) {
     while let Some(next) = frames.next().await {
@@ -432,11 +726,11 @@ async fn receive_records<R: AsyncRead + Unpin>(
         }
     }
     if let Some(inner) = inner.upgrade() {
-        inner.fail_all();
+        inner.connection_lost(generation);
     }
 }
 
-async fn receive_datagrams(inner: std::sync::Weak<Inner>, socket: Arc<UdpSocket>, max: usize) {
+async fn receive_datagrams(inner: Weak<Inner>, socket: Arc<UdpSocket>, max: usize) {
     let mut buf = vec![0u8; max + 1];
     loop {
         let received = socket.recv(&mut buf).await;

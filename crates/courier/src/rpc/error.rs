@@ -48,6 +48,15 @@ pub enum CallError {
         /// The call.
         call: ProcId,
     },
+    /// The server restarted while the call was in flight: the previous incarnation may
+    /// or may not have executed it, and the new one refused to execute it again.
+    #[error("{peer}: {call}: the server restarted; the call may or may not have run")]
+    ServerRestarted {
+        /// The server.
+        peer: String,
+        /// The call.
+        call: ProcId,
+    },
     /// No reply came in time (after retransmissions, on UDP).
     #[error("{peer}: {call}: no reply within {timeout:?}")]
     Timeout {

@@ -5,6 +5,8 @@
 //! - [`client`]: `do_operation` and typed calls over TCP, UDP and Unix sockets.
 //! - [`server`]: `get_request`, `send_reply`, services and the dispatcher.
 //! - [`reply_cache`]: the history of replies that filters retransmitted calls.
+//! - [`session`]: courier's session stamp — slots for at-most-once (RRA), deadlines,
+//!   server incarnations.
 //! - [`error`]: what a caller sees when a call fails.
 
 pub mod auth;
@@ -13,6 +15,7 @@ pub mod error;
 pub mod msg;
 pub mod reply_cache;
 pub mod server;
+pub mod session;
 
 pub use auth::{AuthSys, Credentials, OpaqueAuth};
 pub use client::{CallOptions, Client, ClientConfig, Semantics};

@@ -38,11 +38,12 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 
-use super::auth::Credentials;
+use super::auth::{Credentials, OpaqueAuth};
 use super::msg::{
     AcceptStat, AuthStat, CallHeader, Message, MessageError, RejectStat, ReplyBody, ReplyHeader, RPC_VERSION,
 };
-use super::reply_cache::{CallKey, Lookup, ReplyCache};
+use super::reply_cache::{CallKey, Limits, Lookup, ReplyCache, SlotTable};
+use super::session::{CallStamp, ReplyStamp, NO_SLOT};
 use crate::transport::record::{self, RecordDecoder, RecordError};
 use crate::transport::{write_loop, Endpoint, Outgoing, Peer};
 
@@ -79,9 +80,10 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// The reply for this fault; `None` for [`Fault::Silent`].
-    fn reply_body(self) -> Option<ReplyBody> {
-        let accepted = |stat| ReplyBody::Accepted { verf: super::auth::OpaqueAuth::NONE, stat };
+    /// The reply for this fault, with `verf` if it is accepted; `None` for
+    /// [`Fault::Silent`].
+    fn reply_body(self, verf: OpaqueAuth) -> Option<ReplyBody> {
+        let accepted = |stat| accepted(verf, stat);
         Some(match self {
             Fault::ProgUnavail => accepted(AcceptStat::ProgUnavail),
             Fault::ProgMismatch { low, high } => accepted(AcceptStat::ProgMismatch { low, high }),
@@ -105,9 +107,20 @@ pub struct Call {
     pub credentials: Credentials,
     /// Who called.
     pub peer: Peer,
+    /// The session stamp of a courier client: its id, slot and sequence number.
+    pub session: Option<CallStamp>,
+    /// When the caller stops waiting for the reply, if it said (courier clients do).
+    /// The server cancels the procedure then; a long procedure can check it to give up
+    /// early or to pass the remaining time on to the calls it makes.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Call {
+    /// The time left before the caller gives up, if it gave a deadline.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()))
+    }
+
     /// Decodes the arguments as `T`; anything undecodable, or bytes left over, is
     /// GARBAGE_ARGS.
     pub fn args<T: DeserializeOwned>(&self) -> Result<T, Fault> {
@@ -220,10 +233,14 @@ pub struct ServerConfig {
     /// The most calls in progress at once per connection (or per UDP socket); past it
     /// the server stops reading from that client until a reply goes out.
     pub max_in_flight: usize,
-    /// UDP: how many replies the history of replies keeps, so that a retransmitted call
-    /// is answered again instead of executed again (at-most-once); 0 turns it off.
+    /// How many replies each history of replies keeps, so that a retransmitted call is
+    /// answered again instead of executed again (at-most-once): the sessions' slots (any
+    /// transport) and, for plain clients over UDP, the classic per-xid history. 0 turns
+    /// both off.
     pub reply_cache: usize,
-    /// UDP: how long a reply stays in the history.
+    /// The most bytes of replies each history keeps.
+    pub reply_cache_bytes: usize,
+    /// How long an unused entry stays in a history.
     pub reply_cache_ttl: Duration,
     /// How calls share the server: one at a time, concurrently, or on a thread pool.
     pub model: ServerModel,
@@ -271,6 +288,7 @@ impl Default for ServerConfig {
             record_timeout: Duration::from_secs(30),
             max_in_flight: 128,
             reply_cache: 4096,
+            reply_cache_bytes: 64 << 20,
             reply_cache_ttl: Duration::from_secs(120),
             model: ServerModel::Concurrent { limit: 1024 },
         }
@@ -330,6 +348,11 @@ impl Request {
         self.responder.send(self.call.header.xid, outcome).await;
     }
 
+    /// Puts the request back together (the inverse of [`Request::into_parts`]).
+    fn from_parts(call: Call, responder: Responder) -> Self {
+        Request { call, responder }
+    }
+
     /// Separates the call from the means to answer it, so that the call can move into a
     /// procedure while the reply waits.
     pub fn into_parts(self) -> (Call, Responder) {
@@ -339,20 +362,28 @@ impl Request {
 
 /// Answers one call: the other half of a [`Request`].
 #[derive(Debug)]
-pub struct Responder(ReplyTo);
+pub struct Responder {
+    to: ReplyTo,
+    /// The verifier of an accepted reply.
+    verf: OpaqueAuth,
+}
 
 impl Responder {
     /// Sends the reply to call `xid`.
     pub async fn send(self, xid: u32, outcome: Outcome) {
         let (header, results) = match outcome {
-            Ok(results) => (ReplyHeader::accepted(xid, AcceptStat::Success), results),
-            Err(fault) => match fault.reply_body() {
+            Ok(results) => (ReplyHeader { xid, body: accepted(self.verf, AcceptStat::Success) }, results),
+            Err(fault) => match fault.reply_body(self.verf) {
                 Some(body) => (ReplyHeader { xid, body }, Bytes::new()),
                 None => return,
             },
         };
-        self.0.send(header, results).await;
+        self.to.send(header, results).await;
     }
+}
+
+fn accepted(verf: OpaqueAuth, stat: AcceptStat) -> ReplyBody {
+    ReplyBody::Accepted { verf, stat }
 }
 
 /// Why a connection ended.
@@ -377,18 +408,28 @@ pub enum ConnectionError {
 /// `Ok(None)`: the message was dealt with (or ignored); `Err`: the peer is broken.
 async fn accept_message(msg: Bytes, peer: &Peer, reply_to: &ReplyTo) -> Result<Option<Request>, MessageError> {
     match Message::decode(msg) {
-        Ok(Message::Call { header, args }) => match Credentials::from_opaque(&header.cred) {
-            Ok(credentials) => Ok(Some(Request {
-                call: Call { header, args, credentials, peer: peer.clone() },
-                responder: Responder(reply_to.clone()),
-            })),
-            Err(e) => {
-                tracing::debug!(%peer, xid = header.xid, error = %e, "undecodable AUTH_SYS credential");
-                let denied = ReplyBody::Denied(RejectStat::AuthError(AuthStat::BadCred));
-                reply_to.send(ReplyHeader { xid: header.xid, body: denied }, Bytes::new()).await;
-                Ok(None)
-            }
-        },
+        Ok(Message::Call { header, args }) => {
+            let refuse = |stat| ReplyHeader { xid: header.xid, body: ReplyBody::Denied(RejectStat::AuthError(stat)) };
+            let credentials = match Credentials::from_opaque(&header.cred) {
+                Ok(credentials) => credentials,
+                Err(e) => {
+                    tracing::debug!(%peer, xid = header.xid, error = %e, "undecodable AUTH_SYS credential");
+                    reply_to.send(refuse(AuthStat::BadCred), Bytes::new()).await;
+                    return Ok(None);
+                }
+            };
+            let session = match CallStamp::from_verifier(&header.verf) {
+                Ok(session) => session,
+                Err(e) => {
+                    tracing::debug!(%peer, xid = header.xid, error = %e, "undecodable session verifier");
+                    reply_to.send(refuse(AuthStat::BadVerf), Bytes::new()).await;
+                    return Ok(None);
+                }
+            };
+            let deadline = session.and_then(|s| s.deadline()).map(|left| std::time::Instant::now() + left);
+            let call = Call { header, args, credentials, peer: peer.clone(), session, deadline };
+            Ok(Some(Request { call, responder: Responder { to: reply_to.clone(), verf: OpaqueAuth::NONE } }))
+        }
         Ok(Message::Reply { header, .. }) => {
             tracing::debug!(%peer, xid = header.xid, "ignoring a reply sent to a server");
             Ok(None)
@@ -551,6 +592,36 @@ pub struct Server {
     config: Arc<ServerConfig>,
     /// Calls running now, across all clients, bounded by the model.
     running: Arc<Semaphore>,
+    /// This server's incarnation, named in the replies to courier clients.
+    incarnation: u64,
+    /// The sessions' history of replies, shared by all endpoints so that a call
+    /// retransmitted on a new connection is recognised.
+    sessions: Option<Arc<Mutex<SlotTable<Waiter>>>>,
+}
+
+/// A duplicate waiting for the first call's reply: where to send it, and its xid.
+type Waiter = (Responder, u32);
+
+/// The history a call's outcome goes into.
+enum History {
+    /// The classic per-xid history of a UDP socket.
+    Classic(Arc<Mutex<ReplyCache<Waiter>>>, CallKey),
+    /// The sessions' slots: client, slot, sequence number.
+    Slot(Arc<Mutex<SlotTable<Waiter>>>, u64, u32, u32),
+}
+
+impl History {
+    /// Records the outcome; returns the duplicates waiting for it.
+    fn complete(self, outcome: &Outcome) -> Vec<Waiter> {
+        match self {
+            History::Classic(cache, key) => lock(&cache).complete(&key, outcome.clone()),
+            History::Slot(table, client, slot, seq) => lock(&table).complete(client, slot, seq, outcome.clone()),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Builds a [`Server`]: register services, then [`ServerBuilder::build`].
@@ -581,7 +652,15 @@ impl ServerBuilder {
     /// The server.
     pub fn build(self) -> Server {
         let running = Arc::new(Semaphore::new(self.config.model.limit()));
-        Server { programs: Arc::new(self.programs), config: Arc::new(self.config), running }
+        let sessions = (self.config.reply_cache > 0)
+            .then(|| Arc::new(Mutex::new(SlotTable::new(history_limits(&self.config)))));
+        Server {
+            programs: Arc::new(self.programs),
+            config: Arc::new(self.config),
+            running,
+            incarnation: super::session::random_id(),
+            sessions,
+        }
     }
 }
 
@@ -640,8 +719,85 @@ impl Server {
         service.call(call).await
     }
 
-    /// Runs one call in its own task and sends its reply; the permit counts it against
-    /// its connection's calls in flight until the reply is queued.
+    /// This server's incarnation: random, fixed for its life. Courier clients stamp
+    /// their calls with it, so a call retransmitted to a restarted server is refused
+    /// instead of executed again.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// How many replies the sessions' next calls have acknowledged and released (RRA).
+    pub fn released_replies(&self) -> u64 {
+        self.sessions.as_ref().map_or(0, |table| lock(table).released())
+    }
+
+    /// How many replies the sessions' history holds now.
+    pub fn session_replies(&self) -> usize {
+        self.sessions.as_ref().map_or(0, |table| lock(table).len())
+    }
+
+    /// Filters a request through the histories of replies, then runs it: a duplicate is
+    /// answered from the history, or waits for the first call's outcome; a call stamped
+    /// for another incarnation of this server is refused.
+    async fn admit(
+        &self,
+        mut request: Request,
+        permit: tokio::sync::OwnedSemaphorePermit,
+        classic: Option<&Arc<Mutex<ReplyCache<Waiter>>>>,
+    ) {
+        let xid = request.call.header.xid;
+        let now = std::time::Instant::now();
+        if let Some(stamp) = request.call.session {
+            request.responder.verf = ReplyStamp { incarnation: self.incarnation }.to_verifier();
+            if stamp.incarnation != 0 && stamp.incarnation != self.incarnation {
+                tracing::debug!(peer = %request.call.peer, xid, "call stamped for an earlier incarnation refused");
+                tokio::spawn(request.send_reply(Err(Fault::Auth(AuthStat::RejectedVerf))));
+                return;
+            }
+        }
+        // A call with a slot goes through the session's history; any other call over
+        // UDP through the classic one, which also catches the network's duplicates of
+        // maybe and at-least-once calls.
+        let slot = request.call.session.filter(|stamp| stamp.slot != NO_SLOT);
+        let lookup = match (slot, &self.sessions, classic, &request.call.peer) {
+            (Some(stamp), Some(table), _, _) => {
+                let (call, responder) = request.into_parts();
+                let found = lock(table).begin(stamp.client, stamp.slot, stamp.seq, now, (responder, xid));
+                Ok((found, call, History::Slot(table.clone(), stamp.client, stamp.slot, stamp.seq)))
+            }
+            (None, _, Some(cache), Peer::Udp(addr)) => {
+                let h = &request.call.header;
+                let key = CallKey { peer: *addr, xid, proc: (h.prog, h.vers, h.proc) };
+                let (call, responder) = request.into_parts();
+                let found = lock(cache).begin(key.clone(), now, (responder, xid));
+                Ok((found, call, History::Classic(cache.clone(), key)))
+            }
+            _ => Err(request),
+        };
+        let (found, call, history) = match lookup {
+            Ok(found) => found,
+            Err(request) => return self.spawn_dispatch(request, permit, None).await,
+        };
+        match found {
+            Lookup::New((responder, _)) => {
+                self.spawn_dispatch(Request::from_parts(call, responder), permit, Some(history)).await
+            }
+            Lookup::InProgress => tracing::debug!(peer = %call.peer, xid, "duplicate waits for the call in progress"),
+            Lookup::Stale => tracing::debug!(peer = %call.peer, xid, "stray duplicate of an acknowledged call"),
+            Lookup::Replay(outcome, (responder, xid)) => {
+                tracing::debug!(peer = %call.peer, xid, "duplicate answered from the history of replies");
+                tokio::spawn(async move {
+                    responder.send(xid, outcome).await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+
+    /// Runs one call in its own task and sends its reply (and the replies of the
+    /// duplicates that waited for it); the permit counts it against its connection's
+    /// calls in flight until the reply is queued. A call whose caller's deadline passes
+    /// is cancelled and answers nothing: the caller has stopped waiting.
     ///
     /// It first waits until the server's model lets one more call run: the connection
     /// reads nothing meanwhile, so an iterative server answers each client in order.
@@ -656,13 +812,25 @@ impl Server {
         let work = async move {
             let (call, responder) = request.into_parts();
             let xid = call.header.xid;
+            let deadline = call.deadline;
             // A procedure that panics answers SYSTEM_ERR; the server goes on.
-            let outcome = AssertUnwindSafe(server.dispatch(call)).catch_unwind().await.unwrap_or_else(|_| {
-                tracing::error!(xid, "procedure panicked; answering SYSTEM_ERR");
-                Err(Fault::SystemErr)
+            let run = AssertUnwindSafe(server.dispatch(call)).catch_unwind().map(|result| {
+                result.unwrap_or_else(|_| {
+                    tracing::error!(xid, "procedure panicked; answering SYSTEM_ERR");
+                    Err(Fault::SystemErr)
+                })
             });
-            if let Some((cache, key)) = history {
-                cache.lock().unwrap_or_else(|e| e.into_inner()).complete(&key, outcome.clone());
+            let outcome = match deadline {
+                Some(deadline) if deadline <= std::time::Instant::now() => Err(Fault::Silent),
+                Some(deadline) => tokio::time::timeout_at(deadline.into(), run).await.unwrap_or_else(|_| {
+                    tracing::debug!(xid, "the caller's deadline passed; procedure cancelled");
+                    Err(Fault::Silent)
+                }),
+                None => run.await,
+            };
+            let waiters = history.map(|history| history.complete(&outcome)).unwrap_or_default();
+            for (waiter, xid) in waiters {
+                waiter.send(xid, outcome.clone()).await;
             }
             responder.send(xid, outcome).await;
             drop((permit, running));
@@ -735,7 +903,7 @@ impl Server {
         loop {
             let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
             match endpoint.get_request().await {
-                Ok(Some(request)) => self.spawn_dispatch(request, permit, None).await,
+                Ok(Some(request)) => self.admit(request, permit, None).await,
                 Ok(None) => break,
                 Err(e) => {
                     tracing::info!(peer = %endpoint.peer(), error = %e, "closing connection");
@@ -750,45 +918,26 @@ impl Server {
     ///
     /// With the history of replies on ([`ServerConfig::reply_cache`]), a retransmitted
     /// call (same client, xid and procedure) is answered with the first reply instead of
-    /// being executed again, and dropped while the first is still executing.
+    /// being executed again, or waits for it while the first is still executing.
     pub async fn serve_udp(self, socket: UdpSocket) {
         let mut endpoint = DatagramEndpoint::new(socket, &self.config);
         let in_flight = Arc::new(Semaphore::new(self.config.max_in_flight.max(1)));
-        let cache = (self.config.reply_cache > 0)
-            .then(|| Arc::new(Mutex::new(ReplyCache::new(self.config.reply_cache, self.config.reply_cache_ttl))));
+        let cache =
+            (self.config.reply_cache > 0).then(|| Arc::new(Mutex::new(ReplyCache::new(history_limits(&self.config)))));
         loop {
             let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
-            let request = match endpoint.get_request().await {
-                Ok(request) => request,
-                Err(e) => {
-                    accept_failed(e).await;
-                    continue;
-                }
-            };
-            let (Some(cache), Peer::Udp(peer)) = (&cache, &request.call.peer) else {
-                self.spawn_dispatch(request, permit, None).await;
-                continue;
-            };
-            let h = &request.call.header;
-            let key = CallKey { peer: *peer, xid: h.xid, proc: (h.prog, h.vers, h.proc) };
-            let lookup = cache.lock().unwrap_or_else(|e| e.into_inner()).begin(key.clone(), std::time::Instant::now());
-            match lookup {
-                Lookup::New => self.spawn_dispatch(request, permit, Some((cache.clone(), key))).await,
-                Lookup::InProgress => tracing::debug!(%peer, xid = key.xid, "duplicate of a call in progress dropped"),
-                Lookup::Replay(outcome) => {
-                    tracing::debug!(%peer, xid = key.xid, "duplicate answered from the history of replies");
-                    tokio::spawn(async move {
-                        request.send_reply(outcome).await;
-                        drop(permit);
-                    });
-                }
+            match endpoint.get_request().await {
+                Ok(request) => self.admit(request, permit, cache.as_ref()).await,
+                Err(e) => accept_failed(e).await,
             }
         }
     }
 }
 
-/// The history of replies a call's outcome goes into, with the call's key.
-type History = (Arc<Mutex<ReplyCache>>, CallKey);
+/// The limits of a history of replies.
+fn history_limits(config: &ServerConfig) -> Limits {
+    Limits { entries: config.reply_cache, bytes: config.reply_cache_bytes, ttl: config.reply_cache_ttl }
+}
 
 /// Binds a Unix socket, replacing a stale socket file left by an earlier process.
 fn bind_unix(path: &Path) -> io::Result<UnixListener> {

@@ -90,7 +90,7 @@ impl fmt::Display for Peer {
 /// One message for a stream writer: a head (record header, RPC header and perhaps the
 /// encoded body) and an optional body that was encoded elsewhere, written after it
 /// without being copied into the head.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Outgoing {
     pub head: Bytes,
     pub body: Bytes,
