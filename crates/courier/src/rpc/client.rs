@@ -73,7 +73,7 @@ pub struct ClientConfig {
 }
 
 /// How many times a call is sent again on a new connection after its connection broke.
-pub const MAX_RESENDS: u32 = 3;
+pub const MAX_RESENDS: u32 = 8;
 
 /// Invocation semantics: what a call does when a message is lost (the seeds' failure
 /// model).
