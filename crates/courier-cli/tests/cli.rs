@@ -137,6 +137,38 @@ fn chaos_relays_to_a_node_and_loses_what_it_is_told_to() {
 }
 
 #[test]
+fn tcp_chaos_partitions_and_heals_on_command() {
+    use std::io::Write;
+    let node = Node::start();
+    let server = node.addr("tcp", false);
+    let mut child = Command::new(COURIER)
+        .args(["chaos", "--tcp", "--to", &server])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    let addr = line.split_whitespace().nth(1).unwrap().trim_start_matches("tcp://").to_owned();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut command = |word: &str| {
+        writeln!(stdin, "{word}").unwrap();
+        while lines.next().unwrap().unwrap() != "ok" {}
+    };
+    let (ok, out) = ping(&[&addr, "courier-diag", "1", "--tcp"]);
+    assert!(ok, "{out}");
+    command("partition");
+    let (ok, out) = ping(&[&addr, "courier-diag", "1", "--tcp", "--timeout", "0.5"]);
+    assert!(!ok && out.contains("timed out"), "a partitioned relay let a call through: {out}");
+    command("heal");
+    let (ok, out) = ping(&[&addr, "courier-diag", "1", "--tcp"]);
+    assert!(ok, "{out}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
 fn bench_measures_a_node_it_starts_and_writes_json() {
     let json = std::env::temp_dir().join(format!("courier-bench-test-{}.json", std::process::id()));
     for transport in ["tcp", "udp", "unix"] {
