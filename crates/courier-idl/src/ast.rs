@@ -258,3 +258,14 @@ pub struct Procedure {
     /// The comment just before it.
     pub doc: Option<String>,
 }
+
+/// The annotation, in a procedure's comment, that declares it idempotent: running it
+/// twice has the effect of running it once, so clients may call it at-least-once.
+pub const IDEMPOTENT: &str = "@idempotent";
+
+impl Procedure {
+    /// Whether its comment declares it idempotent ([`IDEMPOTENT`]).
+    pub fn is_idempotent(&self) -> bool {
+        self.doc.as_deref().is_some_and(|doc| doc.split_whitespace().any(|word| word == IDEMPOTENT))
+    }
+}

@@ -36,6 +36,8 @@ pub struct Procedure {
     pub served: bool,
     /// How the service method fails.
     pub failure: Failure,
+    /// Declared idempotent: the client calls it at-least-once unless told otherwise.
+    pub idempotent: bool,
 }
 
 /// A program version.
@@ -146,10 +148,13 @@ fn client_method(p: &Procedure) -> TokenStream {
         1 => quote! { #(#names)* },
         _ => quote! { &(#(#names),*) },
     };
+    // An idempotent procedure needs no history of replies: it is called at-least-once.
+    let idempotent = p.idempotent;
     quote! {
         #docs
         pub async fn #method(&self, #(#names: &#types),*) -> Result<#result, ::courier::rpc::CallError> {
-            self.0.call(PROGRAM, VERSION, #number_const, #encoded).await
+            let proc = ::courier::rpc::ProcId { prog: PROGRAM, vers: VERSION, proc: #number_const };
+            self.0.call_with(proc, #encoded, &::courier::rpc::CallOptions::idempotent(#idempotent)).await
         }
     }
 }

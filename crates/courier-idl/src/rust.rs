@@ -491,6 +491,7 @@ impl Generator<'_> {
                 void: proc.result.is_none(),
                 served,
                 failure: glue::Failure::Fault,
+                idempotent: proc.is_idempotent() || !served,
             });
         }
         let items = glue::items(&glue::Glue {

@@ -119,7 +119,8 @@ fn xdr_type(input: &DeriveInput) -> syn::Result<TokenStream2> {
 /// ```
 ///
 /// Each method is a procedure, numbered 1, 2, 3 … in order (`#[courier(proc = 7)]`
-/// chooses the number). A method returns its result, or `Result<T, E>` where
+/// chooses the number; `#[courier(idempotent)]` declares that running it twice does no
+/// harm, so clients call it at-least-once, without a history of replies). A method returns its result, or `Result<T, E>` where
 /// `E: Into<courier::rpc::Fault>` to answer an RPC error. The trait's `async fn`s become
 /// `fn … -> impl Future + Send`, which an implementation writes as `async fn`. Beside the
 /// trait, a module named after it (`person_list`) holds `PROGRAM`, `VERSION`, a constant
@@ -145,6 +146,8 @@ struct Method {
     output: Type,
     fallible: bool,
     docs: Vec<syn::Attribute>,
+    /// Declared `#[courier(idempotent)]`.
+    idempotent: bool,
 }
 
 fn interface_impl(args: Punctuated<syn::MetaNameValue, Token![,]>, mut item: ItemTrait) -> syn::Result<TokenStream2> {
@@ -175,18 +178,19 @@ fn interface_impl(args: Punctuated<syn::MetaNameValue, Token![,]>, mut item: Ite
             continue;
         };
         let mut number: Expr = syn::parse_quote!(#next);
+        let mut idempotent = false;
         let mut docs = Vec::new();
         let mut kept = Vec::new();
         for attr in f.attrs.drain(..) {
             if attr.path().is_ident("courier") {
-                let parsed = attr.parse_args_with(Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated);
+                let parsed = attr.parse_args_with(Punctuated::<syn::Meta, Token![,]>::parse_terminated);
                 match parsed {
                     Ok(list) => {
-                        for nv in list {
-                            if nv.path.is_ident("proc") {
-                                number = nv.value;
-                            } else {
-                                push(syn::Error::new(nv.path.span(), "expected `proc = NUMBER`"));
+                        for meta in list {
+                            match meta {
+                                syn::Meta::NameValue(nv) if nv.path.is_ident("proc") => number = nv.value,
+                                syn::Meta::Path(path) if path.is_ident("idempotent") => idempotent = true,
+                                other => push(syn::Error::new(other.span(), "expected `proc = NUMBER` or `idempotent`")),
                             }
                         }
                     }
@@ -232,7 +236,7 @@ fn interface_impl(args: Punctuated<syn::MetaNameValue, Token![,]>, mut item: Ite
         // spawn the future.
         f.sig.asyncness = None;
         f.sig.output = syn::parse_quote!(-> impl ::core::future::Future<Output = #ret> + Send);
-        methods.push(Method { name: f.sig.ident.clone(), number, args, output, fallible, docs });
+        methods.push(Method { name: f.sig.ident.clone(), number, args, output, fallible, docs, idempotent });
     }
     if let Some(e) = errors {
         return Err(e);
@@ -261,6 +265,7 @@ fn interface_impl(args: Punctuated<syn::MetaNameValue, Token![,]>, mut item: Ite
                 void: matches!(output, Type::Tuple(t) if t.elems.is_empty()),
                 served: true,
                 failure: if m.fallible { glue::Failure::Into } else { glue::Failure::Never },
+                idempotent: m.idempotent,
             }
         })
         .collect();
@@ -296,9 +301,12 @@ fn interface_impl(args: Punctuated<syn::MetaNameValue, Token![,]>, mut item: Ite
         };
         let args: Vec<_> = m.args.iter().map(|(_, ty)| quote! { <#ty as ::courier::xdr::XdrType>::xdr_type_name(defs) }).collect();
         let args = if args.is_empty() { quote! { "void".to_owned() } } else { quote! { [#(#args),*].join(", ") } };
+        // The annotation travels to the `.x` text as a comment rpcgen ignores.
+        let note = if m.idempotent { format!("        /* {} */\n", courier_idl::ast::IDEMPOTENT) } else { String::new() };
         quote! {{
             let result: String = #result;
             let args: String = #args;
+            procs.push_str(#note);
             procs.push_str(&format!("        {} {}({}) = {};\n", result, #proc_name, args, #c));
         }}
     });

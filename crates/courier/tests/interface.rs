@@ -26,6 +26,7 @@ pub trait PersonList {
     /// Adds a person; returns how many there are now.
     async fn add_person(&self, person: Person) -> u32;
     /// The person with this name, if there is one.
+    #[courier(idempotent)]
     async fn get_person(&self, name: String) -> Option<Person>;
     /// Several inputs become the call's arguments, several outputs the result's fields.
     async fn sum_and_product(&self, a: i32, b: i32) -> (i32, i32);
@@ -76,6 +77,7 @@ struct sum_and_product_result {
 program PERSON_LIST {
     version PERSON_LIST_V1 {
         unsigned int ADD_PERSON(Person) = 1;
+        /* @idempotent */
         option_person GET_PERSON(string_t) = 2;
         sum_and_product_result SUM_AND_PRODUCT(int, int) = 3;
         void REFUSE(unsigned int) = 9;
@@ -106,6 +108,34 @@ async fn the_rust_client_calls_the_rust_service() {
         client.refuse(&0).await.unwrap();
         assert!(matches!(client.refuse(&1).await, Err(CallError::SystemErr { .. })));
     }
+}
+
+#[tokio::test]
+async fn an_idempotent_procedure_is_called_at_least_once_and_leaves_no_reply_behind() {
+    let server = Server::builder().add_service(person_list::Dispatcher::new(People::default())).build();
+    let listening = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let client = person_list::Client::connect(listening.endpoint(), ClientConfig::default()).await.unwrap();
+    assert_eq!(client.get_person(&"ada".to_owned()).await.unwrap(), None);
+    assert_eq!(server.session_replies(), 0, "the idempotent call's reply was kept for retransmissions");
+    let ada = Person { name: "ada".into(), age: 36, emails: vec![] };
+    client.add_person(&ada).await.unwrap();
+    assert_eq!(server.session_replies(), 1, "the at-most-once call's reply is kept until the next call");
+    // The printed `.x` carries the annotation, and reading it back finds it.
+    let source = courier_idl::Source::from_text("person_list.x", &person_list::idl());
+    let model = courier_idl::check_source(&source).unwrap();
+    let idempotent: Vec<_> = model
+        .spec
+        .definitions
+        .iter()
+        .filter_map(|d| match &d.kind {
+            courier_idl::ast::DefinitionKind::Program(p) => Some(p),
+            _ => None,
+        })
+        .flat_map(|p| p.versions.iter().flat_map(|v| v.procedures.iter()))
+        .filter(|p| p.is_idempotent())
+        .map(|p| p.name.name.clone())
+        .collect();
+    assert_eq!(idempotent, ["GET_PERSON"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

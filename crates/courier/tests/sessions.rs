@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use courier::chaos::{Faults, TcpRelay};
-use courier::rpc::{CallError, Client, ClientConfig, Procedures, Semantics, Server};
+use courier::rpc::{CallError, Client, ClientConfig, Procedures, Server};
 use courier::transport::Endpoint;
 use futures_util::stream::{self, StreamExt};
 
