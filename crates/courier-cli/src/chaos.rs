@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::bail;
-use courier::chaos::{Faults, TcpRelay, Tally, UdpRelay};
+use courier::chaos::{Faults, Tally, TcpRelay, UdpRelay};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(clap::Args)]

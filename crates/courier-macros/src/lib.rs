@@ -190,7 +190,9 @@ fn interface_impl(args: Punctuated<syn::MetaNameValue, Token![,]>, mut item: Ite
                             match meta {
                                 syn::Meta::NameValue(nv) if nv.path.is_ident("proc") => number = nv.value,
                                 syn::Meta::Path(path) if path.is_ident("idempotent") => idempotent = true,
-                                other => push(syn::Error::new(other.span(), "expected `proc = NUMBER` or `idempotent`")),
+                                other => {
+                                    push(syn::Error::new(other.span(), "expected `proc = NUMBER` or `idempotent`"))
+                                }
                             }
                         }
                     }

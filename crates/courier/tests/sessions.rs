@@ -167,7 +167,10 @@ async fn the_server_sees_the_callers_deadline_and_cancels_at_it() {
     let cancelled = Arc::new(AtomicBool::new(false));
     let flag = cancelled.clone();
     let service = Procedures::new()
-        .raw(2, |call| async move { courier::rpc::encode_results(&call.remaining().map_or(0, |d| d.as_millis() as u32)) })
+        .raw(
+            2,
+            |call| async move { courier::rpc::encode_results(&call.remaining().map_or(0, |d| d.as_millis() as u32)) },
+        )
         .raw(3, move |_| {
             struct SetOnDrop(Arc<AtomicBool>);
             impl Drop for SetOnDrop {

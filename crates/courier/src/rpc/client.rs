@@ -267,7 +267,13 @@ impl Client {
         Ok(Client { inner })
     }
 
-    fn over_stream(peer: String, reconnect: Option<Endpoint>, r: ReadHalf, w: WriteHalf, config: ClientConfig) -> Client {
+    fn over_stream(
+        peer: String,
+        reconnect: Option<Endpoint>,
+        r: ReadHalf,
+        w: WriteHalf,
+        config: ClientConfig,
+    ) -> Client {
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
             let conn = Conn::start(weak.clone(), 0, r, w, &config);
             let streams = Streams {
@@ -623,7 +629,9 @@ impl Inner {
                     return Ok((conn.tx.clone().expect("a new connection has a queue"), generation));
                 }
                 Ok(Err(source)) => CallError::Io { peer: self.peer.clone(), call, source },
-                Err(_) => return Err(CallError::Timeout { peer: self.peer.clone(), call, timeout: self.config.timeout }),
+                Err(_) => {
+                    return Err(CallError::Timeout { peer: self.peer.clone(), call, timeout: self.config.timeout })
+                }
             };
             if Instant::now() + pause >= deadline {
                 return Err(failure);

@@ -652,8 +652,8 @@ impl ServerBuilder {
     /// The server.
     pub fn build(self) -> Server {
         let running = Arc::new(Semaphore::new(self.config.model.limit()));
-        let sessions = (self.config.reply_cache > 0)
-            .then(|| Arc::new(Mutex::new(SlotTable::new(history_limits(&self.config)))));
+        let sessions =
+            (self.config.reply_cache > 0).then(|| Arc::new(Mutex::new(SlotTable::new(history_limits(&self.config)))));
         Server {
             programs: Arc::new(self.programs),
             config: Arc::new(self.config),
