@@ -19,6 +19,7 @@ import os
 import platform
 import statistics
 import subprocess
+import textwrap
 
 BEGIN = "<!-- peers:begin -->"
 END = "<!-- peers:end -->"
@@ -166,8 +167,17 @@ def machine():
     }
 
 
+def wrap(text):
+    return textwrap.fill(text, width=90, break_long_words=False, break_on_hyphens=False)
+
+
 def section(med, args, info):
     date = datetime.date.today().isoformat()
+    try:
+        busy = float(args.load.split()[0]) > 0.5
+    except (ValueError, IndexError):
+        busy = False
+    busy = " (other work was running: the numbers are noisy)" if busy else ""
     lines = [
         BEGIN,
         "## Against other stacks: `scripts/bench-peers`",
@@ -176,12 +186,12 @@ def section(med, args, info):
         args.command,
         "```",
         "",
-        f"Measured {date} on {info['nproc']} cores ({info['cpu']}), Linux {info['kernel']}, "
-        f"{info['rustc']}, libtirpc {info['libtirpc']}; load average {args.load} when the run "
-        "began. Written by the script (it replaces only the text between its two marker "
-        "comments).",
+        wrap(f"Measured {date} on {info['nproc']} cores ({info['cpu']}), Linux {info['kernel']}, "
+             f"{info['rustc']}, libtirpc {info['libtirpc']}; load average {args.load} when the run "
+             f"began{busy}. Written by the script (it replaces only the text between its two marker "
+             "comments)."),
         "",
-        f"Each number is the median of {args.rounds} round(s); each combination ran "
+        wrap(f"Each number is the median of {args.rounds} round(s); each combination ran "
         f"{args.seconds} s. In each round every stack runs in turn (courier, raw tokio, "
         "tonic, tarpc, libtirpc), its server a separate process started for the round and "
         "killed after it. courier is `courier bench` (which starts its own node) over one "
@@ -192,7 +202,7 @@ def section(med, args, info):
         "in flight there are N threads, each with its own connection (or UDP socket), "
         "against libtirpc's single-threaded `svc_run` server. CPU µs/call is the CPU time "
         "(user + system) of client and server processes over the measurement, divided by "
-        "the calls. See `peers/README.md`.",
+        "the calls. See `peers/README.md`."),
         "",
         "### Targets",
         "",
@@ -201,8 +211,8 @@ def section(med, args, info):
     ]
     for row in targets(med):
         lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "The best peer of the last rows is the best of libtirpc, tonic and tarpc; "
-              "raw tokio, a floor rather than a peer, is in the tables below.", ""]
+    lines += ["", wrap("The best peer of the last rows is the best of libtirpc, tonic and tarpc; "
+                       "raw tokio, a floor rather than a peer, is in the tables below."), ""]
 
     workloads = sorted({(t, s, n) for (_, t, s, n) in med}, key=lambda w: (w[0] != "tcp", w[0], w[1], w[2]))
     for transport, size, n in workloads:
