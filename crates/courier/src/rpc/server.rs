@@ -31,7 +31,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket, UnixListener};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
@@ -461,7 +461,6 @@ pub struct StreamEndpoint<R> {
     peer: Peer,
     reply_to: ReplyTo,
     record_timeout: Duration,
-    writer: JoinHandle<()>,
 }
 
 impl<R: AsyncRead + Unpin> StreamEndpoint<R> {
@@ -471,7 +470,8 @@ impl<R: AsyncRead + Unpin> StreamEndpoint<R> {
         W: AsyncWrite + Unpin + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(config.max_in_flight.max(1));
-        let writer = tokio::spawn({
+        // The writer ends once the endpoint and every call's responder are gone.
+        tokio::spawn({
             let peer = peer.clone();
             async move {
                 if let Err(e) = write_loop(write, rx).await {
@@ -479,6 +479,11 @@ impl<R: AsyncRead + Unpin> StreamEndpoint<R> {
                 }
             }
         });
+        StreamEndpoint::reading(read, peer, config, tx)
+    }
+
+    /// An endpoint whose replies go to `tx`, for a caller that writes them itself.
+    fn reading(read: R, peer: Peer, config: &ServerConfig, tx: mpsc::Sender<Outgoing>) -> Self {
         StreamEndpoint {
             read,
             buf: BytesMut::with_capacity(64 * 1024),
@@ -487,7 +492,6 @@ impl<R: AsyncRead + Unpin> StreamEndpoint<R> {
             peer,
             reply_to: ReplyTo::Stream { tx, max_fragment: config.max_fragment },
             record_timeout: config.record_timeout,
-            writer,
         }
     }
 
@@ -512,31 +516,42 @@ impl<R: AsyncRead + Unpin> StreamEndpoint<R> {
     /// the record timeout, however slowly its bytes trickle in.
     async fn next_record(&mut self) -> Result<Option<Bytes>, ConnectionError> {
         loop {
-            if let Some(record) = self.decoder.decode(&mut self.buf)? {
-                self.deadline = None;
+            if let Some(record) = self.buffered()? {
                 return Ok(Some(record));
             }
-            let read = if self.decoder.in_record() || !self.buf.is_empty() {
-                let deadline = *self.deadline.get_or_insert_with(|| Instant::now() + self.record_timeout);
-                tokio::time::timeout_at(deadline, self.read.read_buf(&mut self.buf))
-                    .await
-                    .map_err(|_| ConnectionError::RecordTimeout(self.record_timeout))?
-            } else {
-                self.read.read_buf(&mut self.buf).await
-            };
-            if read.map_err(RecordError::Io)? == 0 {
-                return match self.decoder.in_record() || !self.buf.is_empty() {
-                    true => Err(ConnectionError::Truncated),
-                    false => Ok(None),
-                };
+            if !self.fill().await? {
+                return Ok(None);
             }
         }
     }
 
-    /// Stops the writer once every reply already queued is written.
-    async fn close(self) {
-        drop(self.reply_to);
-        let _ = self.writer.await;
+    /// A whole record already received, if there is one.
+    fn buffered(&mut self) -> Result<Option<Bytes>, ConnectionError> {
+        let record = self.decoder.decode(&mut self.buf)?;
+        if record.is_some() {
+            self.deadline = None;
+        }
+        Ok(record)
+    }
+
+    /// Reads what the client has sent; false once it closed the connection between
+    /// records. Cancel-safe: what was read stays in the buffer.
+    async fn fill(&mut self) -> Result<bool, ConnectionError> {
+        let read = if self.decoder.in_record() || !self.buf.is_empty() {
+            let deadline = *self.deadline.get_or_insert_with(|| Instant::now() + self.record_timeout);
+            tokio::time::timeout_at(deadline, self.read.read_buf(&mut self.buf))
+                .await
+                .map_err(|_| ConnectionError::RecordTimeout(self.record_timeout))?
+        } else {
+            self.read.read_buf(&mut self.buf).await
+        };
+        if read.map_err(RecordError::Io)? > 0 {
+            return Ok(true);
+        }
+        match self.decoder.in_record() || !self.buf.is_empty() {
+            true => Err(ConnectionError::Truncated),
+            false => Ok(false),
+        }
     }
 }
 
@@ -841,7 +856,13 @@ impl Server {
                 tokio::task::spawn_blocking(move || runtime.block_on(work));
             }
             ServerModel::Iterative | ServerModel::Concurrent { .. } => {
-                tokio::spawn(work);
+                // Most procedures answer without waiting for anything: run the call here
+                // and only give it a task of its own if it has to wait.
+                let mut work = Box::pin(work);
+                let once = std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx))).await;
+                if once.is_pending() {
+                    tokio::spawn(work);
+                }
             }
         }
     }
@@ -874,8 +895,7 @@ impl Server {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
                     let (r, w) = stream.into_split();
-                    let endpoint = StreamEndpoint::new(r, w, Peer::Tcp(addr), &self.config);
-                    tokio::spawn(self.clone().serve_stream(endpoint));
+                    tokio::spawn(self.clone().serve_stream(r, w, Peer::Tcp(addr)));
                 }
                 Err(e) => accept_failed(e).await,
             }
@@ -889,29 +909,95 @@ impl Server {
                 Ok((stream, _)) => {
                     let uid = stream.peer_cred().ok().map(|cred| cred.uid());
                     let (r, w) = stream.into_split();
-                    let endpoint = StreamEndpoint::new(r, w, Peer::Unix { uid }, &self.config);
-                    tokio::spawn(self.clone().serve_stream(endpoint));
+                    tokio::spawn(self.clone().serve_stream(r, w, Peer::Unix { uid }));
                 }
                 Err(e) => accept_failed(e).await,
             }
         }
     }
 
-    /// Serves one connection: `get_request`, dispatch in a task, `send_reply`.
-    pub async fn serve_stream<R: AsyncRead + Unpin>(self, mut endpoint: StreamEndpoint<R>) {
+    /// Serves one connection, reading and writing in this one task: every call already
+    /// received is dispatched (a procedure that completes at once is answered without a
+    /// task of its own), then every reply ready goes out in one write, then the task
+    /// waits for more bytes or more replies. So a burst of pipelined calls costs one read
+    /// and one write system call, not one per call.
+    pub async fn serve_stream<R, W>(self, read: R, write: W, peer: Peer)
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let (tx, mut rx) = mpsc::channel(self.config.max_in_flight.max(1));
+        let mut endpoint = StreamEndpoint::reading(read, peer, &self.config, tx);
+        let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, write);
         let in_flight = Arc::new(Semaphore::new(self.config.max_in_flight.max(1)));
+        let served = self.serve_records(&mut endpoint, &mut out, &mut rx, &in_flight).await;
+        match served {
+            Ok(()) => {
+                // The client is done sending: answer what is still running, then close.
+                drop(endpoint);
+                while let Some(msg) = rx.recv().await {
+                    if out.write_all(&msg.head).await.is_err() || out.write_all(&msg.body).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = out.flush().await;
+                let _ = out.shutdown().await;
+            }
+            Err(e) => tracing::info!(peer = %endpoint.peer(), error = %e, "closing connection"),
+        }
+    }
+
+    /// The loop of [`Server::serve_stream`], until the client closes its side or breaks
+    /// the protocol.
+    async fn serve_records<R, W>(
+        &self,
+        endpoint: &mut StreamEndpoint<R>,
+        out: &mut tokio::io::BufWriter<W>,
+        rx: &mut mpsc::Receiver<Outgoing>,
+        in_flight: &Arc<Semaphore>,
+    ) -> Result<(), ConnectionError>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        let io = |e: io::Error| ConnectionError::Record(RecordError::Io(e));
         loop {
-            let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
-            match endpoint.get_request().await {
-                Ok(Some(request)) => self.admit(request, permit, None).await,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::info!(peer = %endpoint.peer(), error = %e, "closing connection");
-                    break;
+            // Every call already received, while the connection has room for more.
+            while in_flight.available_permits() > 0 {
+                let Some(record) = endpoint.buffered()? else { break };
+                let Ok(permit) = in_flight.clone().try_acquire_owned() else { break };
+                if let Some(request) = accept_message(record, &endpoint.peer, &endpoint.reply_to).await? {
+                    self.admit(request, permit, None).await;
+                }
+                // Keep the reply queue short: replies wait in the write buffer instead.
+                while let Ok(msg) = rx.try_recv() {
+                    queue_reply(out, &msg).await.map_err(io)?;
+                }
+            }
+            // Every reply ready, in one write.
+            let mut wrote = false;
+            while let Ok(msg) = rx.try_recv() {
+                queue_reply(out, &msg).await.map_err(io)?;
+                wrote = true;
+            }
+            if wrote || !out.buffer().is_empty() {
+                out.flush().await.map_err(io)?;
+                continue;
+            }
+            let room = in_flight.available_permits() > 0;
+            tokio::select! {
+                msg = rx.recv() => {
+                    if let Some(msg) = msg {
+                        queue_reply(out, &msg).await.map_err(io)?;
+                    }
+                }
+                more = endpoint.fill(), if room => {
+                    if !more? {
+                        return Ok(());
+                    }
                 }
             }
         }
-        endpoint.close().await;
     }
 
     /// Serves a UDP socket: every datagram's call is dispatched in its own task.
@@ -932,6 +1018,12 @@ impl Server {
             }
         }
     }
+}
+
+/// Puts a reply in a connection's write buffer (a large body goes straight through).
+async fn queue_reply<W: AsyncWrite + Unpin>(out: &mut tokio::io::BufWriter<W>, msg: &Outgoing) -> io::Result<()> {
+    out.write_all(&msg.head).await?;
+    out.write_all(&msg.body).await
 }
 
 /// The limits of a history of replies.
