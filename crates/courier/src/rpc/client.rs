@@ -25,18 +25,17 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpStream, UdpSocket, UnixStream};
-use tokio::sync::{mpsc, oneshot, OnceCell};
+use tokio::net::UdpSocket;
+use tokio::sync::{oneshot, OnceCell};
 use tokio::task::JoinHandle;
-use tokio_util::codec::FramedRead;
 
 use super::auth::OpaqueAuth;
+use super::connection::{self, ReadHalf, Wire, WriteHalf};
 use super::error::{CallError, ProcId};
 use super::msg::{AcceptStat, AuthStat, CallHeader, Message, MessageError, RejectStat, ReplyBody, ReplyHeader};
 use super::session::{self, CallStamp, ReplyStamp, Slots, NO_SLOT};
-use crate::transport::record::{self, RecordDecoder};
-use crate::transport::{write_loop, Endpoint, Outgoing};
+use crate::transport::record;
+use crate::transport::{Endpoint, Outgoing};
 
 /// How a client behaves.
 #[derive(Debug, Clone)]
@@ -177,8 +176,6 @@ enum Link {
 /// A stream link: the current connection, and where to open the next one.
 #[derive(Debug)]
 struct Streams {
-    /// The client, for the reader task of a new connection.
-    client: Weak<Inner>,
     /// Where to reconnect; `None` when the client may not reconnect.
     endpoint: Option<Endpoint>,
     conn: Mutex<Conn>,
@@ -186,18 +183,18 @@ struct Streams {
     reconnecting: tokio::sync::Mutex<()>,
 }
 
-/// One stream connection: its writer's queue (`None` once broken) and its tasks.
+/// The current stream connection (`None` once broken) and its writer task.
 #[derive(Debug)]
 struct Conn {
-    tx: Option<mpsc::Sender<Outgoing>>,
+    wire: Option<Arc<Wire>>,
     generation: u64,
-    tasks: Vec<JoinHandle<()>>,
+    writer: JoinHandle<()>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         match &self.link {
-            Link::Stream(streams) => lock(&streams.conn).tasks.iter().for_each(JoinHandle::abort),
+            Link::Stream(streams) => lock(&streams.conn).writer.abort(),
             Link::Datagram { receiver, .. } => receiver.abort(),
         }
     }
@@ -207,33 +204,13 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-type ReadHalf = Box<dyn AsyncRead + Unpin + Send>;
-type WriteHalf = Box<dyn AsyncWrite + Unpin + Send>;
-
-/// Opens a stream connection to a TCP or Unix endpoint.
-async fn open(endpoint: &Endpoint) -> io::Result<(ReadHalf, WriteHalf)> {
-    match endpoint {
-        Endpoint::Tcp(addr) => {
-            let stream = TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            let (r, w) = stream.into_split();
-            Ok((Box::new(r), Box::new(w)))
-        }
-        Endpoint::Unix(path) => {
-            let (r, w) = UnixStream::connect(path).await?.into_split();
-            Ok((Box::new(r), Box::new(w)))
-        }
-        Endpoint::Udp(_) => Err(io::Error::new(io::ErrorKind::InvalidInput, "UDP is not a stream")),
-    }
-}
-
 impl Client {
     /// Connects to `endpoint` with the given configuration.
     pub async fn connect(endpoint: &Endpoint, config: ClientConfig) -> io::Result<Client> {
         match endpoint {
             Endpoint::Udp(addr) => Client::connect_udp(*addr, config).await,
             Endpoint::Tcp(_) | Endpoint::Unix(_) => {
-                let (r, w) = open(endpoint).await?;
+                let (r, w) = connection::open(endpoint).await?;
                 let reconnect = config.reconnect.then(|| endpoint.clone());
                 Ok(Client::over_stream(endpoint.to_string(), reconnect, r, w, config))
             }
@@ -274,17 +251,10 @@ impl Client {
         w: WriteHalf,
         config: ClientConfig,
     ) -> Client {
-        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
-            let conn = Conn::start(weak.clone(), 0, r, w, &config);
-            let streams = Streams {
-                client: weak.clone(),
-                endpoint: reconnect,
-                conn: Mutex::new(conn),
-                reconnecting: tokio::sync::Mutex::new(()),
-            };
-            Inner::new(peer, config, Link::Stream(streams))
-        });
-        Client { inner }
+        let conn = Conn::start(0, r, w, &config);
+        let streams =
+            Streams { endpoint: reconnect, conn: Mutex::new(conn), reconnecting: tokio::sync::Mutex::new(()) };
+        Client { inner: Arc::new(Inner::new(peer, config, Link::Stream(streams))) }
     }
 
     /// The server this client talks to, as `tcp://…`, `udp://…` or `unix://…`.
@@ -342,17 +312,18 @@ impl Client {
 }
 
 impl Conn {
-    /// Starts the writer and reader tasks of a new connection.
-    fn start(inner: Weak<Inner>, generation: u64, r: ReadHalf, w: WriteHalf, config: &ClientConfig) -> Conn {
-        let (tx, rx) = mpsc::channel(1024);
-        let writer = tokio::spawn(async move {
-            if let Err(e) = write_loop(w, rx).await {
-                tracing::debug!(error = %e, "client connection write failed");
+    /// A new connection and its writer task.
+    fn start(generation: u64, r: ReadHalf, w: WriteHalf, config: &ClientConfig) -> Conn {
+        let wire = Arc::new(Wire::new(generation, r, w, config.max_record));
+        let writer = tokio::spawn({
+            let wire = wire.clone();
+            async move {
+                if let Err(e) = wire.write_backlog().await {
+                    tracing::debug!(error = %e, "client connection write failed");
+                }
             }
         });
-        let frames = FramedRead::new(r, RecordDecoder::new(config.max_record, record::DEFAULT_MAX_FRAGMENTS));
-        let reader = tokio::spawn(receive_records(inner, generation, frames));
-        Conn { tx: Some(tx), generation, tasks: vec![writer, reader] }
+        Conn { wire: Some(wire), generation, writer }
     }
 }
 
@@ -525,18 +496,22 @@ impl Inner {
         let forget = Forget { inner: self, xid: std::cell::Cell::new(built.xid) };
         let reply = match &self.link {
             Link::Stream(streams) => loop {
-                let (tx, generation) = self.sender(streams, call, deadline).await?;
-                let (reply_tx, reply_rx) = oneshot::channel();
-                lock(&self.pending).insert(built.xid, reply_tx);
-                let attempt = if lock(&streams.conn).generation != generation {
-                    Attempt::Lost
-                } else if tx.send(built.out.clone()).await.is_err() {
+                let wire = self.wire(streams, call, deadline).await?;
+                let (reply_tx, mut reply_rx) = oneshot::channel();
+                // Alone on the connection: write straight to the socket; with company,
+                // leave it to the writer task, which sends many messages at once.
+                let direct = {
+                    let mut pending = lock(&self.pending);
+                    pending.insert(built.xid, reply_tx);
+                    pending.len() == 1
+                };
+                let live = lock(&streams.conn).wire.as_ref().is_some_and(|w| Arc::ptr_eq(w, &wire));
+                let attempt = if !live || wire.send(&built.out, direct).is_err() {
                     Attempt::Lost
                 } else {
                     built.sent += 1;
-                    match tokio::time::timeout_at(deadline.into(), reply_rx).await {
-                        Ok(Ok(reply)) => Attempt::Reply(reply),
-                        Ok(Err(_)) => Attempt::Lost,
+                    match tokio::time::timeout_at(deadline.into(), self.wait_reply(&wire, &mut reply_rx)).await {
+                        Ok(attempt) => attempt,
                         Err(_) => return Err(timed_out()),
                     }
                 };
@@ -596,17 +571,44 @@ impl Inner {
         built.patch(built.xid_at, &fresh.to_be_bytes());
     }
 
-    /// The current connection's queue, opening a new connection if the last one broke
-    /// and the client may reconnect.
-    async fn sender(
-        &self,
-        streams: &Streams,
-        call: ProcId,
-        deadline: Instant,
-    ) -> Result<(mpsc::Sender<Outgoing>, u64), CallError> {
+    /// Waits for the reply on `reply`, reading the connection meanwhile whenever no
+    /// other caller is: the first waiting caller reads, hands each reply to its caller,
+    /// and gives the read side to the next one once its own reply is in.
+    async fn wait_reply(&self, wire: &Wire, reply: &mut oneshot::Receiver<Reply>) -> Attempt {
+        let arrived = |reply: Result<Reply, oneshot::error::RecvError>| match reply {
+            Ok(reply) => Attempt::Reply(reply),
+            Err(_) => Attempt::Lost,
+        };
+        tokio::select! {
+            biased;
+            got = &mut *reply => arrived(got),
+            mut records = wire.records.lock() => loop {
+                tokio::select! {
+                    biased;
+                    got = &mut *reply => return arrived(got),
+                    next = records.next() => match next {
+                        Some(Ok(record)) => self.deliver(record),
+                        Some(Err(e)) => {
+                            tracing::debug!(peer = %self.peer, error = %e, "client connection failed");
+                            self.connection_lost(wire.generation);
+                        }
+                        None => self.connection_lost(wire.generation),
+                    },
+                }
+            },
+        }
+    }
+
+    /// The current connection, opening a new one if the last one broke (or was closed
+    /// by the server while idle) and the client may reconnect.
+    async fn wire(&self, streams: &Streams, call: ProcId, deadline: Instant) -> Result<Arc<Wire>, CallError> {
         let current = || {
-            let conn = lock(&streams.conn);
-            conn.tx.clone().map(|tx| (tx, conn.generation))
+            let wire = lock(&streams.conn).wire.clone()?;
+            if wire.closed_while_idle(|record| self.deliver(record)) {
+                self.connection_lost(wire.generation);
+                return None;
+            }
+            Some(wire)
         };
         if let Some(live) = current() {
             return Ok(live);
@@ -618,15 +620,14 @@ impl Inner {
         }
         let mut pause = self.config.retransmit.min(Duration::from_millis(50));
         loop {
-            let failure = match tokio::time::timeout_at(deadline.into(), open(endpoint)).await {
+            let failure = match tokio::time::timeout_at(deadline.into(), connection::open(endpoint)).await {
                 Ok(Ok((r, w))) => {
-                    let me = streams.client.clone();
                     let mut conn = lock(&streams.conn);
                     let generation = conn.generation + 1;
-                    conn.tasks.iter().for_each(JoinHandle::abort);
-                    *conn = Conn::start(me, generation, r, w, &self.config);
+                    conn.writer.abort();
+                    *conn = Conn::start(generation, r, w, &self.config);
                     tracing::debug!(peer = %self.peer, generation, "reconnected");
-                    return Ok((conn.tx.clone().expect("a new connection has a queue"), generation));
+                    return Ok(conn.wire.clone().expect("a new connection is live"));
                 }
                 Ok(Err(source)) => CallError::Io { peer: self.peer.clone(), call, source },
                 Err(_) => {
@@ -668,8 +669,7 @@ impl Inner {
     fn connection_lost(&self, generation: u64) {
         let Link::Stream(streams) = &self.link else { return };
         let mut conn = lock(&streams.conn);
-        if conn.generation == generation {
-            conn.tx = None;
+        if conn.generation == generation && conn.wire.take().is_some() {
             lock(&self.pending).clear();
         }
     }
@@ -715,26 +715,6 @@ fn interpret(peer: &str, call: ProcId, header: ReplyHeader, results: Bytes) -> R
         },
         ReplyBody::Denied(RejectStat::RpcMismatch { low, high }) => Err(CallError::RpcMismatch { peer, low, high }),
         ReplyBody::Denied(RejectStat::AuthError(stat)) => Err(CallError::Auth { peer, call, stat }),
-    }
-}
-
-async fn receive_records<R: AsyncRead + Unpin>(
-    inner: Weak<Inner>,
-    generation: u64,
-    mut frames: FramedRead<R, RecordDecoder>,
-) {
-    while let Some(next) = frames.next().await {
-        let Some(inner) = inner.upgrade() else { return };
-        match next {
-            Ok(record) => inner.deliver(record),
-            Err(e) => {
-                tracing::debug!(peer = %inner.peer, error = %e, "client connection failed");
-                break;
-            }
-        }
-    }
-    if let Some(inner) = inner.upgrade() {
-        inner.connection_lost(generation);
     }
 }
 

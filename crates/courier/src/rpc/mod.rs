@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod client;
+mod connection;
 pub mod error;
 pub mod msg;
 pub mod reply_cache;

@@ -308,19 +308,7 @@ impl ReplyTo {
     async fn send(&self, header: ReplyHeader, results: Bytes) {
         match self {
             ReplyTo::Stream { tx, max_fragment } => {
-                let mut head = BytesMut::with_capacity(64);
-                let start = record::begin_record(&mut head);
-                header.encode(&mut head);
-                let len = head.len() - record::HEADER + results.len();
-                let msg = if len <= (*max_fragment).min(record::MAX_FRAGMENT) {
-                    record::patch_header(&mut head, start, len);
-                    Outgoing { head: head.freeze(), body: results }
-                } else {
-                    head.extend_from_slice(&results);
-                    record::finish_record(&mut head, start, *max_fragment);
-                    Outgoing { head: head.freeze(), body: Bytes::new() }
-                };
-                let _ = tx.send(msg).await;
+                let _ = tx.send(stream_message(&header, results, *max_fragment)).await;
             }
             ReplyTo::Datagram { socket, to } => {
                 let mut buf = BytesMut::with_capacity(64 + results.len());
@@ -332,6 +320,22 @@ impl ReplyTo {
             }
         }
     }
+}
+
+/// A reply as a record for a stream: the header encoded, the results kept apart (not
+/// copied) unless the record must be split into fragments.
+fn stream_message(header: &ReplyHeader, results: Bytes, max_fragment: usize) -> Outgoing {
+    let mut head = BytesMut::with_capacity(64);
+    let start = record::begin_record(&mut head);
+    header.encode(&mut head);
+    let len = head.len() - record::HEADER + results.len();
+    if len <= max_fragment.min(record::MAX_FRAGMENT) {
+        record::patch_header(&mut head, start, len);
+        return Outgoing { head: head.freeze(), body: results };
+    }
+    head.extend_from_slice(&results);
+    record::finish_record(&mut head, start, max_fragment);
+    Outgoing { head: head.freeze(), body: Bytes::new() }
 }
 
 /// A call received by `get_request`, to be answered once with `send_reply`.
@@ -371,14 +375,37 @@ pub struct Responder {
 impl Responder {
     /// Sends the reply to call `xid`.
     pub async fn send(self, xid: u32, outcome: Outcome) {
-        let (header, results) = match outcome {
-            Ok(results) => (ReplyHeader { xid, body: accepted(self.verf, AcceptStat::Success) }, results),
-            Err(fault) => match fault.reply_body(self.verf) {
-                Some(body) => (ReplyHeader { xid, body }, Bytes::new()),
-                None => return,
-            },
-        };
-        self.to.send(header, results).await;
+        if let Some((header, results)) = reply(self.verf, xid, outcome) {
+            self.to.send(header, results).await;
+        }
+    }
+}
+
+/// The reply to call `xid`; `None` when the outcome is to answer nothing.
+fn reply(verf: OpaqueAuth, xid: u32, outcome: Outcome) -> Option<(ReplyHeader, Bytes)> {
+    Some(match outcome {
+        Ok(results) => (ReplyHeader { xid, body: accepted(verf, AcceptStat::Success) }, results),
+        Err(fault) => (ReplyHeader { xid, body: fault.reply_body(verf)? }, Bytes::new()),
+    })
+}
+
+/// A call that has its outcome and still holds its places (in its connection's calls in
+/// flight, in the server's running calls) until the reply is sent.
+struct Finished {
+    responder: Responder,
+    xid: u32,
+    outcome: Outcome,
+    _places: (tokio::sync::OwnedSemaphorePermit, Option<tokio::sync::OwnedSemaphorePermit>),
+}
+
+impl Finished {
+    async fn send(self) {
+        self.responder.send(self.xid, self.outcome).await;
+    }
+
+    /// The reply, for whoever writes it itself.
+    fn reply(self) -> Option<(ReplyHeader, Bytes)> {
+        reply(self.responder.verf, self.xid, self.outcome)
     }
 }
 
@@ -759,15 +786,16 @@ impl Server {
         mut request: Request,
         permit: tokio::sync::OwnedSemaphorePermit,
         classic: Option<&Arc<Mutex<ReplyCache<Waiter>>>>,
-    ) {
+    ) -> Option<Finished> {
         let xid = request.call.header.xid;
         let now = std::time::Instant::now();
         if let Some(stamp) = request.call.session {
             request.responder.verf = ReplyStamp { incarnation: self.incarnation }.to_verifier();
             if stamp.incarnation != 0 && stamp.incarnation != self.incarnation {
                 tracing::debug!(peer = %request.call.peer, xid, "call stamped for an earlier incarnation refused");
-                tokio::spawn(request.send_reply(Err(Fault::Auth(AuthStat::RejectedVerf))));
-                return;
+                let (_, responder) = request.into_parts();
+                let outcome = Err(Fault::Auth(AuthStat::RejectedVerf));
+                return Some(Finished { responder, xid, outcome, _places: (permit, None) });
             }
         }
         // A call with a slot goes through the session's history; any other call over
@@ -797,21 +825,25 @@ impl Server {
             Lookup::New((responder, _)) => {
                 self.spawn_dispatch(Request::from_parts(call, responder), permit, Some(history)).await
             }
-            Lookup::InProgress => tracing::debug!(peer = %call.peer, xid, "duplicate waits for the call in progress"),
-            Lookup::Stale => tracing::debug!(peer = %call.peer, xid, "stray duplicate of an acknowledged call"),
+            Lookup::InProgress => {
+                tracing::debug!(peer = %call.peer, xid, "duplicate waits for the call in progress");
+                None
+            }
+            Lookup::Stale => {
+                tracing::debug!(peer = %call.peer, xid, "stray duplicate of an acknowledged call");
+                None
+            }
             Lookup::Replay(outcome, (responder, xid)) => {
                 tracing::debug!(peer = %call.peer, xid, "duplicate answered from the history of replies");
-                tokio::spawn(async move {
-                    responder.send(xid, outcome).await;
-                    drop(permit);
-                });
+                Some(Finished { responder, xid, outcome, _places: (permit, None) })
             }
         }
     }
 
-    /// Runs one call in its own task and sends its reply (and the replies of the
-    /// duplicates that waited for it); the permit counts it against its connection's
-    /// calls in flight until the reply is queued. A call whose caller's deadline passes
+    /// Runs one call and sends its reply (and the replies of the duplicates that waited
+    /// for it); the permit counts it against its connection's calls in flight until the
+    /// reply is queued. A call that completes at once is returned, for the caller to
+    /// reply without a detour through a task or a queue; the others run in a task. A call whose caller's deadline passes
     /// is cancelled and answers nothing: the caller has stopped waiting.
     ///
     /// It first waits until the server's model lets one more call run: the connection
@@ -821,8 +853,8 @@ impl Server {
         request: Request,
         permit: tokio::sync::OwnedSemaphorePermit,
         history: Option<History>,
-    ) {
-        let Ok(running) = self.running.clone().acquire_owned().await else { return };
+    ) -> Option<Finished> {
+        let Ok(running) = self.running.clone().acquire_owned().await else { return None };
         let server = self.clone();
         let work = async move {
             let (call, responder) = request.into_parts();
@@ -847,21 +879,24 @@ impl Server {
             for (waiter, xid) in waiters {
                 waiter.send(xid, outcome.clone()).await;
             }
-            responder.send(xid, outcome).await;
-            drop((permit, running));
+            Finished { responder, xid, outcome, _places: (permit, Some(running)) }
         };
         match self.config.model {
             ServerModel::ThreadPool { .. } => {
                 let runtime = tokio::runtime::Handle::current();
-                tokio::task::spawn_blocking(move || runtime.block_on(work));
+                tokio::task::spawn_blocking(move || runtime.block_on(async move { work.await.send().await }));
+                None
             }
             ServerModel::Iterative | ServerModel::Concurrent { .. } => {
                 // Most procedures answer without waiting for anything: run the call here
                 // and only give it a task of its own if it has to wait.
                 let mut work = Box::pin(work);
-                let once = std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx))).await;
-                if once.is_pending() {
-                    tokio::spawn(work);
+                match std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx))).await {
+                    std::task::Poll::Ready(finished) => Some(finished),
+                    std::task::Poll::Pending => {
+                        tokio::spawn(async move { work.await.send().await });
+                        None
+                    }
                 }
             }
         }
@@ -963,11 +998,11 @@ impl Server {
         let io = |e: io::Error| ConnectionError::Record(RecordError::Io(e));
         loop {
             // Every call already received, while the connection has room for more.
-            while in_flight.available_permits() > 0 {
+            while let Ok(permit) = in_flight.clone().try_acquire_owned() {
                 let Some(record) = endpoint.buffered()? else { break };
-                let Ok(permit) = in_flight.clone().try_acquire_owned() else { break };
-                if let Some(request) = accept_message(record, &endpoint.peer, &endpoint.reply_to).await? {
-                    self.admit(request, permit, None).await;
+                let Some(request) = accept_message(record, &endpoint.peer, &endpoint.reply_to).await? else { continue };
+                if let Some((header, results)) = self.admit(request, permit, None).await.and_then(Finished::reply) {
+                    queue_reply(out, &stream_message(&header, results, self.config.max_fragment)).await.map_err(io)?;
                 }
                 // Keep the reply queue short: replies wait in the write buffer instead.
                 while let Ok(msg) = rx.try_recv() {
@@ -1013,7 +1048,11 @@ impl Server {
         loop {
             let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
             match endpoint.get_request().await {
-                Ok(request) => self.admit(request, permit, cache.as_ref()).await,
+                Ok(request) => {
+                    if let Some(finished) = self.admit(request, permit, cache.as_ref()).await {
+                        finished.send().await;
+                    }
+                }
                 Err(e) => accept_failed(e).await,
             }
         }
