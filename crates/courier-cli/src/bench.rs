@@ -48,32 +48,42 @@ struct Row {
     calls_per_second: f64,
     p50_us: f64,
     p99_us: f64,
+    /// Client and server CPU time (user + system) per call, when the node is ours.
+    cpu_us_per_call: Option<f64>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.seconds > 0.0 && args.seconds.is_finite()) {
         bail!("--seconds must be a positive number");
     }
-    let (endpoint, _node) = match args.target.clone() {
+    let (endpoint, node) = match args.target.clone() {
         Some(endpoint) => (endpoint, None),
         None => {
             let (endpoint, node) = start_node(&args.transport).await?;
             (endpoint, Some(node))
         }
     };
+    let node_pid = node.as_ref().and_then(tokio::process::Child::id);
     let transport = endpoint.to_string().split("://").next().unwrap_or("?").to_owned();
     let mut rows = Vec::new();
     println!(
-        "{:<6} {:>8} {:>9} {:>10} {:>12} {:>10} {:>10}",
-        "proto", "size", "in flight", "calls", "calls/s", "p50 µs", "p99 µs"
+        "{:<6} {:>8} {:>9} {:>10} {:>12} {:>10} {:>10} {:>8}",
+        "proto", "size", "in flight", "calls", "calls/s", "p50 µs", "p99 µs", "cpu µs"
     );
     for &size in &args.size {
         for &in_flight in &args.in_flight {
-            let row =
-                measure(&endpoint, &transport, size, in_flight.max(1), Duration::from_secs_f64(args.seconds)).await?;
+            let length = Duration::from_secs_f64(args.seconds);
+            let row = measure(&endpoint, &transport, size, in_flight.max(1), length, node_pid).await?;
             println!(
-                "{:<6} {:>8} {:>9} {:>10} {:>12.0} {:>10.1} {:>10.1}",
-                row.transport, row.size, row.in_flight, row.calls, row.calls_per_second, row.p50_us, row.p99_us
+                "{:<6} {:>8} {:>9} {:>10} {:>12.0} {:>10.1} {:>10.1} {:>8}",
+                row.transport,
+                row.size,
+                row.in_flight,
+                row.calls,
+                row.calls_per_second,
+                row.p50_us,
+                row.p99_us,
+                row.cpu_us_per_call.map_or("-".to_owned(), |c| format!("{c:.1}"))
             );
             rows.push(row);
         }
@@ -114,9 +124,14 @@ async fn measure(
     size: usize,
     in_flight: usize,
     length: Duration,
+    node: Option<u32>,
 ) -> anyhow::Result<Row> {
     let client = Client::connect(endpoint, ClientConfig::default()).await?;
     let payload = Opaque::from(vec![0x5a; size]);
+    // Open the session before measuring.
+    client.null(courier::diag::PROGRAM, courier::diag::VERSION).await?;
+    let cpu = || Some(process_cpu("self")? + process_cpu(&node?.to_string())?);
+    let cpu_before = cpu();
     let deadline = Instant::now() + length;
     let start = Instant::now();
     let latencies: Vec<Duration> = stream::iter(0..)
@@ -137,6 +152,7 @@ async fn measure(
         .into_iter()
         .collect::<anyhow::Result<_>>()?;
     let elapsed = start.elapsed();
+    let cpu_used = cpu().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
     let mut sorted = latencies;
     sorted.sort_unstable();
     let percentile =
@@ -149,5 +165,18 @@ async fn measure(
         calls_per_second: sorted.len() as f64 / elapsed.as_secs_f64(),
         p50_us: percentile(0.5),
         p99_us: percentile(0.99),
+        cpu_us_per_call: cpu_used.filter(|_| !sorted.is_empty()).map(|c| c.as_secs_f64() * 1e6 / sorted.len() as f64),
     })
+}
+
+/// A process's CPU time so far (user + system), from `/proc/PID/stat` (`PID` may be
+/// `self`); in clock ticks of 1/100 s, Linux's USER_HZ.
+fn process_cpu(pid: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
