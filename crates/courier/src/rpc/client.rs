@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -170,7 +170,12 @@ struct Session {
 #[derive(Debug)]
 enum Link {
     Stream(Streams),
-    Datagram { socket: Arc<UdpSocket>, receiver: JoinHandle<()> },
+    /// A UDP socket, read by whichever caller is waiting (as a stream's read side is),
+    /// into the buffer the lock holds.
+    Datagram {
+        socket: UdpSocket,
+        reading: tokio::sync::Mutex<Vec<u8>>,
+    },
 }
 
 /// A stream link: the current connection, and where to open the next one.
@@ -195,7 +200,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         match &self.link {
             Link::Stream(streams) => lock(&streams.conn).writer.abort(),
-            Link::Datagram { receiver, .. } => receiver.abort(),
+            Link::Datagram { .. } => {}
         }
     }
 }
@@ -235,13 +240,11 @@ impl Client {
             (false, SocketAddr::V4(_)) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
             (false, SocketAddr::V6(_)) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
         };
-        let socket = Arc::new(UdpSocket::bind(local).await?);
+        let socket = UdpSocket::bind(local).await?;
         socket.connect(addr).await?;
-        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
-            let receiver = tokio::spawn(receive_datagrams(weak.clone(), socket.clone(), config.max_datagram));
-            Inner::new(format!("udp://{addr}"), config, Link::Datagram { socket, receiver })
-        });
-        Ok(Client { inner })
+        let reading = tokio::sync::Mutex::new(vec![0u8; config.max_datagram + 1]);
+        let link = Link::Datagram { socket, reading };
+        Ok(Client { inner: Arc::new(Inner::new(format!("udp://{addr}"), config, link)) })
     }
 
     fn over_stream(
@@ -529,7 +532,7 @@ impl Inner {
                     }
                 }
             },
-            Link::Datagram { socket, .. } => {
+            Link::Datagram { socket, reading } => {
                 let (reply_tx, mut reply_rx) = oneshot::channel();
                 lock(&self.pending).insert(built.xid, reply_tx);
                 let mut interval = self.config.retransmit;
@@ -544,7 +547,8 @@ impl Inner {
                     } else {
                         (Instant::now() + interval).min(deadline)
                     };
-                    match tokio::time::timeout_at(wait.into(), &mut reply_rx).await {
+                    let reply = self.wait_datagram(socket, reading, &mut reply_rx);
+                    match tokio::time::timeout_at(wait.into(), reply).await {
                         Ok(reply) => break reply.map_err(|_| closed())?,
                         Err(_) if Instant::now() >= deadline => return Err(timed_out()),
                         Err(_) => interval = (interval * 2).min(self.config.max_retransmit),
@@ -588,11 +592,43 @@ impl Inner {
                     got = &mut *reply => return arrived(got),
                     next = records.next() => match next {
                         Some(Ok(record)) => self.deliver(record),
+                        // No reply can come on this connection any more.
                         Some(Err(e)) => {
                             tracing::debug!(peer = %self.peer, error = %e, "client connection failed");
                             self.connection_lost(wire.generation);
+                            return Attempt::Lost;
                         }
-                        None => self.connection_lost(wire.generation),
+                        None => {
+                            self.connection_lost(wire.generation);
+                            return Attempt::Lost;
+                        }
+                    },
+                }
+            },
+        }
+    }
+
+    /// [`Inner::wait_reply`] for a UDP socket: the first waiting caller receives the
+    /// datagrams and hands each reply to its caller.
+    async fn wait_datagram(
+        &self,
+        socket: &UdpSocket,
+        reading: &tokio::sync::Mutex<Vec<u8>>,
+        reply: &mut oneshot::Receiver<Reply>,
+    ) -> Result<Reply, oneshot::error::RecvError> {
+        tokio::select! {
+            biased;
+            got = &mut *reply => got,
+            mut buf = reading.lock() => loop {
+                tokio::select! {
+                    biased;
+                    got = &mut *reply => return got,
+                    received = socket.recv(&mut buf) => match received {
+                        Ok(n) if n < buf.len() => self.deliver(Bytes::copy_from_slice(&buf[..n])),
+                        Ok(n) => tracing::debug!(peer = %self.peer, len = n, "dropping an oversized datagram"),
+                        // An ICMP "port unreachable" surfaces here on a connected socket;
+                        // the call keeps retransmitting until its deadline, as libtirpc's does.
+                        Err(e) => tracing::debug!(peer = %self.peer, error = %e, "datagram receive failed"),
                     },
                 }
             },
@@ -715,20 +751,5 @@ fn interpret(peer: &str, call: ProcId, header: ReplyHeader, results: Bytes) -> R
         },
         ReplyBody::Denied(RejectStat::RpcMismatch { low, high }) => Err(CallError::RpcMismatch { peer, low, high }),
         ReplyBody::Denied(RejectStat::AuthError(stat)) => Err(CallError::Auth { peer, call, stat }),
-    }
-}
-
-async fn receive_datagrams(inner: Weak<Inner>, socket: Arc<UdpSocket>, max: usize) {
-    let mut buf = vec![0u8; max + 1];
-    loop {
-        let received = socket.recv(&mut buf).await;
-        let Some(inner) = inner.upgrade() else { return };
-        match received {
-            Ok(n) if n <= max => inner.deliver(Bytes::copy_from_slice(&buf[..n])),
-            Ok(n) => tracing::debug!(peer = %inner.peer, len = n, "dropping an oversized datagram"),
-            // An ICMP "port unreachable" surfaces here on a connected socket; the call
-            // keeps retransmitting until its deadline, as libtirpc's does.
-            Err(e) => tracing::debug!(peer = %inner.peer, error = %e, "datagram receive failed"),
-        }
     }
 }
