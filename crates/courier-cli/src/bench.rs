@@ -73,7 +73,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     for &size in &args.size {
         for &in_flight in &args.in_flight {
             let length = Duration::from_secs_f64(args.seconds);
-            let row = measure(&endpoint, &transport, size, in_flight.max(1), length, node_pid).await?;
+            // Measured on a worker thread of the runtime, as a server's or an
+            // application's tasks run, not on the thread blocked in `main`.
+            let (endpoint, transport) = (endpoint.clone(), transport.clone());
+            let row =
+                tokio::spawn(
+                    async move { measure(&endpoint, &transport, size, in_flight.max(1), length, node_pid).await },
+                )
+                .await??;
             println!(
                 "{:<6} {:>8} {:>9} {:>10} {:>12.0} {:>10.1} {:>10.1} {:>8}",
                 row.transport,
