@@ -5,7 +5,8 @@
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
-use crate::rpc::msg::Message;
+use crate::rpc::msg::{Message, ReplyBody};
+use crate::rpc::session::{CallStamp, ReplyStamp};
 use crate::rpc::AuthSys;
 use crate::transport::record::RecordDecoder;
 
@@ -32,8 +33,9 @@ pub fn record_and_message(data: &[u8]) {
     }
 }
 
-/// Decodes bytes as one RPC message (a UDP datagram); a call's AUTH_SYS credential is
-/// decoded too. A decoded header must re-encode to the bytes it came from.
+/// Decodes bytes as one RPC message (a UDP datagram); a call's AUTH_SYS credential and
+/// session stamp, and a reply's session stamp, are decoded too. A decoded header must
+/// re-encode to the bytes it came from, and so must a decoded session stamp.
 pub fn message(data: &[u8]) {
     let input = Bytes::copy_from_slice(data);
     match Message::decode(input.clone()) {
@@ -41,12 +43,18 @@ pub fn message(data: &[u8]) {
             if header.cred.flavor == crate::rpc::auth::flavor::AUTH_SYS {
                 let _ = AuthSys::from_body(&header.cred.body);
             }
+            if let Ok(Some(stamp)) = CallStamp::from_verifier(&header.verf) {
+                assert_eq!(stamp.to_verifier(), header.verf, "a session stamp did not re-encode to its input");
+            }
             let mut again = BytesMut::new();
             header.encode(&mut again);
             again.extend_from_slice(&args);
             assert_eq!(again.freeze(), input, "a call header did not re-encode to its input");
         }
         Ok(Message::Reply { header, results }) => {
+            if let ReplyBody::Accepted { verf, .. } = &header.body {
+                let _ = ReplyStamp::from_verifier(verf);
+            }
             let mut again = BytesMut::new();
             header.encode(&mut again);
             again.extend_from_slice(&results);
