@@ -212,7 +212,7 @@ impl Wire {
     /// replies go to `deliver`; true if the server has closed the connection.
     pub(crate) fn closed_while_idle(&self, mut deliver: impl FnMut(Bytes)) -> bool {
         let Ok(mut records) = self.records.try_lock() else { return false };
-        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         loop {
             match records.poll_next_unpin(&mut cx) {
                 Poll::Ready(Some(Ok(record))) => deliver(record),

@@ -162,7 +162,8 @@ pub(crate) struct SlotLease<'a> {
 impl Slots {
     /// At most `max` slots.
     pub(crate) fn new(max: u32) -> Self {
-        Slots { max: max.min(NO_SLOT), state: Mutex::default() }
+        // Slot numbers run from 0 to max - 1, so never reach NO_SLOT.
+        Slots { max, state: Mutex::default() }
     }
 
     /// A slot for a call, or `None` when all `max` are in use.
