@@ -10,7 +10,9 @@
 //! - [`rpc`]: the RPC message, authentication, client (`do_operation`, `call`) and
 //!   server (`get_request`, `send_reply`, dispatch).
 //! - [`binder`]: rpcbind and the port mapper: registering, locating programs.
-//! - [`chaos`]: a fault-injecting UDP relay (loss, duplication, delay) for tests.
+//! - [`chaos`]: fault-injecting relays (UDP datagrams, TCP records: loss, duplication,
+//!   delay, partitions) for tests and `courier chaos`.
+//! - [`object`]: remote objects — references so far (issue 7).
 //! - [`blocking`]: the blocking face of the client, a thin layer over the async one.
 //! - [`diag`]: courier's diagnostic program (NULL and echo), served by every node.
 //!
@@ -29,6 +31,7 @@ pub mod binder;
 pub mod blocking;
 pub mod chaos;
 pub mod diag;
+pub mod object;
 pub mod rpc;
 pub mod transport;
 
