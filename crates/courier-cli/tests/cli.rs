@@ -204,3 +204,79 @@ fn bench_measures_a_node_it_starts_and_writes_json() {
     }
     let _ = std::fs::remove_file(json);
 }
+
+/// Starts `courier serve --listen ADDR` and returns it with the TCP port it bound.
+fn serve_on(addr: &str) -> (Child, u16) {
+    let mut child = Command::new(COURIER)
+        .args(["serve", "--listen", addr, "--no-register"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let tcp = lines.next().unwrap().unwrap();
+    let port = tcp.rsplit(':').next().unwrap().parse().unwrap();
+    // Keep reading, so the node never writes to a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, port)
+}
+
+#[test]
+fn calls_to_a_node_killed_and_restarted_mid_load_fail_or_succeed_but_never_vanish() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use courier::rpc::{CallError, Client, ClientConfig};
+    use courier::xdr::Opaque;
+    use futures_util::stream::{self, StreamExt};
+
+    let (mut first, port) = serve_on("127.0.0.1:0");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let endpoint = format!("tcp://127.0.0.1:{port}").parse().unwrap();
+    let config = ClientConfig { timeout: Duration::from_secs(10), ..ClientConfig::default() };
+    let client = runtime.block_on(Client::connect(&endpoint, config)).unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let load = runtime.spawn({
+        let done = done.clone();
+        async move {
+            stream::iter(0..3000u32)
+                .map(|i| {
+                    let (client, done) = (&client, &done);
+                    async move {
+                        let payload = Opaque::from(i.to_be_bytes().to_vec());
+                        let diag = (courier::diag::PROGRAM, courier::diag::VERSION, courier::diag::ECHO);
+                        let result = client.call::<_, Opaque>(diag.0, diag.1, diag.2, &payload).await;
+                        done.fetch_add(1, Ordering::SeqCst);
+                        (i, result)
+                    }
+                })
+                .buffer_unordered(16)
+                .collect::<Vec<_>>()
+                .await
+        }
+    });
+    while done.load(Ordering::SeqCst) < 500 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let (mut second, again) = serve_on(&format!("127.0.0.1:{port}"));
+    assert_eq!(again, port);
+    let results = runtime.block_on(load).unwrap();
+    let _ = second.kill();
+    let _ = second.wait();
+    assert_eq!(results.len(), 3000, "every call ended, one way or the other");
+    let mut failed = Vec::new();
+    for (i, result) in &results {
+        match result {
+            Ok(back) => assert_eq!(&back[..], &i.to_be_bytes(), "call {i} got another call's reply"),
+            Err(e) => {
+                assert!(matches!(e, CallError::ServerRestarted { .. }), "call {i}: {e}");
+                failed.push(*i);
+            }
+        }
+    }
+    // Only the calls in flight when the node died may fail, and they say so.
+    assert!(!failed.is_empty() && failed.len() <= 16, "{} calls failed: {failed:?}", failed.len());
+}
