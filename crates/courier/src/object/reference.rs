@@ -22,12 +22,13 @@
 //!     string uaddr<64>;            /* RFC 5665 universal address: 127.0.0.1.27.199 */
 //!     unsigned hyper incarnation;
 //!     unsigned hyper object;
-//!     unsigned int program;
-//!     unsigned int version;
+//!     unsigned int prog;           /* the interface: program number */
+//!     unsigned int vers;           /* and version */
 //! };
 //! ```
 //!
-//! so a C program built with rpcgen can carry references too.
+//! so a C program built with rpcgen can carry references too (`program` and `version`
+//! are keywords of the RPC language, hence `prog` and `vers`).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -137,6 +138,18 @@ impl<'de> Deserialize<'de> for ObjectRef {
     }
 }
 
+impl courier_xdr::schema::XdrType for ObjectRef {
+    fn xdr_declaration(name: &str, defs: &mut courier_xdr::schema::XdrDefinitions) -> String {
+        defs.define("object_ref", |_| {
+            format!(
+                "struct object_ref {{\n    string uaddr<{MAX_UADDR}>;\n    unsigned hyper incarnation;\n    \
+                 unsigned hyper object;\n    unsigned int prog;\n    unsigned int vers;\n}};"
+            )
+        });
+        format!("object_ref {name}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -199,6 +212,25 @@ mod tests {
         assert_eq!(courier_xdr::from_bytes::<ObjectRef>(bytes).unwrap(), r);
         let v6 = ObjectRef { addr: "[fe80::1:2:3:4]:65535".parse().unwrap(), ..r };
         assert_eq!(courier_xdr::from_bytes::<ObjectRef>(courier_xdr::to_bytes(&v6).unwrap()).unwrap(), v6);
+    }
+
+    #[test]
+    fn the_rpc_language_definition_is_the_documented_structure() {
+        use courier_xdr::schema::{XdrDefinitions, XdrType};
+        let mut defs = XdrDefinitions::new();
+        assert_eq!(ObjectRef::xdr_type_name(&mut defs), "object_ref");
+        let text = defs.to_text();
+        let documented: String = include_str!("reference.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//! "))
+            .skip_while(|l| !l.starts_with("struct"))
+            .take(7)
+            .map(|l| format!("{}\n", l.split(" /*").next().unwrap_or(l).trim_end()))
+            .collect();
+        assert_eq!(text.trim(), documented.trim());
+        let x = format!("{text}program P {{ version V {{ object_ref ECHO(object_ref) = 1; }} = 1; }} = 0x20006400;\n");
+        let source = courier_idl::Source::from_text("object_ref.x", &x);
+        courier_idl::check_source(&source).unwrap_or_else(|e| panic!("courier-idl rejects it:\n{e}\n{x}"));
     }
 
     #[test]
