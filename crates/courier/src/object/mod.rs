@@ -1,7 +1,12 @@
 //! Remote objects (issue 7): the seeds' distributed object model on ONC RPC.
 //!
 //! - [`reference`]: the remote object reference, [`ObjectRef`].
+//! - [`table`]: servants, the object table (the remote reference module) and its
+//!   dispatchers, the object key every call carries, and [`Proxy`], a reference's
+//!   client side.
 
 pub mod reference;
+pub mod table;
 
 pub use reference::{ObjectRef, ObjectRefError};
+pub use table::{ObjectDispatcher, ObjectError, ObjectKey, ObjectStatus, ObjectTable, Proxy};

@@ -1,0 +1,262 @@
+//! Servants, the object table and the remote reference module: how a call reaches one
+//! object among many served under the same interface.
+//!
+//! An interface is an ONC RPC program version; many objects share it. A call names its
+//! object the way an NFS call names its file: by a key, the first argument of every
+//! procedure — [`ObjectKey`], the object's number and the incarnation of the table that
+//! exported it. The [`ObjectTable`] (the seeds' remote reference module) exports
+//! servants — a servant is any [`Service`]: generated dispatchers and [`Procedures`]
+//! alike — and hands out their [`ObjectRef`]s; for each interface it serves, it gives the
+//! server a dispatcher ([`ObjectTable::dispatcher`]) that strips the key, finds the
+//! servant and calls it with the remaining arguments.
+//!
+//! Every reply starts with an [`ObjectStatus`], so a caller — a courier [`Proxy`] or a C
+//! program — learns that the object is unknown (never exported, or unexported since) or
+//! that its reference is stale (made by an earlier incarnation of the server), rather
+//! than getting an error about something else:
+//!
+//! ```c
+//! struct object_key { unsigned hyper incarnation; unsigned hyper object; };
+//! enum object_status { OBJECT_OK = 0, OBJECT_UNKNOWN = 1, OBJECT_STALE = 2 };
+//! union count_result switch (object_status status) {
+//! case OBJECT_OK: unsigned int result;
+//! default: void;
+//! };
+//! program COUNTER { version COUNTER_V1 { count_result ADD(object_key, unsigned int) = 1; } = 1; } = …;
+//! ```
+//!
+//! [`Procedures`]: crate::rpc::Procedures
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::ObjectRef;
+use crate::rpc::server::BoxFuture;
+use crate::rpc::{Call, CallError, CallOptions, Client, Fault, Outcome, ProcId, Service};
+
+/// The length of an encoded [`ObjectKey`].
+pub const OBJECT_KEY_LEN: usize = 16;
+
+/// What names an object in a call: the first argument of every procedure of a remote
+/// interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ObjectKey {
+    /// The incarnation of the object table that exported the object.
+    pub incarnation: u64,
+    /// The object's number in that table.
+    pub object: u64,
+}
+
+impl From<&ObjectRef> for ObjectKey {
+    fn from(reference: &ObjectRef) -> Self {
+        ObjectKey { incarnation: reference.incarnation, object: reference.object }
+    }
+}
+
+/// The first word of every reply of a remote interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ObjectStatus {
+    /// The object ran the call; its results follow.
+    Ok = 0,
+    /// No such object: never exported here, or unexported since.
+    Unknown = 1,
+    /// The reference was made by an earlier incarnation of the server.
+    Stale = 2,
+}
+
+/// A call to a remote object that did not return results.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ObjectError {
+    /// The call failed as any RPC can (transport, timeout, RPC error).
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// The server holds no such object (never exported, or unexported since).
+    #[error("{0}: no such object")]
+    Unknown(ObjectRef),
+    /// The reference was made by an earlier incarnation of the server, which has
+    /// restarted since: its objects are gone.
+    #[error("{0}: stale reference (the server has restarted since)")]
+    Stale(ObjectRef),
+}
+
+/// One exported object.
+struct Exported {
+    interface: (u32, u32),
+    servant: Arc<dyn Service>,
+}
+
+/// The object table and remote reference module of one server.
+pub struct ObjectTable {
+    incarnation: u64,
+    address: Mutex<Option<SocketAddr>>,
+    objects: Mutex<HashMap<u64, Exported>>,
+    next: AtomicU64,
+}
+
+impl std::fmt::Debug for ObjectTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectTable").field("incarnation", &self.incarnation).field("objects", &self.len()).finish()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ObjectTable {
+    /// An empty table with a new incarnation (random: references it makes are stale to
+    /// any other table, in particular to this server after a restart).
+    pub fn new() -> Arc<ObjectTable> {
+        Arc::new(ObjectTable {
+            incarnation: crate::rpc::session::random_id(),
+            address: Mutex::new(None),
+            objects: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(1),
+        })
+    }
+
+    /// The table's incarnation, the "time" of the references it makes.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// Where clients reach this table's server (its TCP/UDP port), for the references
+    /// it makes; set it once the server listens.
+    pub fn set_address(&self, addr: SocketAddr) {
+        *lock(&self.address) = Some(addr);
+    }
+
+    /// How many objects are exported.
+    pub fn len(&self) -> usize {
+        lock(&self.objects).len()
+    }
+
+    /// Whether no object is exported.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Exports `servant` as an object of interface (`program`, `version`); returns its
+    /// reference. Panics if [`ObjectTable::set_address`] was not called: a reference
+    /// must say where the object is.
+    pub fn export(&self, program: u32, version: u32, servant: impl Service) -> ObjectRef {
+        let addr = lock(&self.address).expect("ObjectTable::set_address before export");
+        let object = self.next.fetch_add(1, Ordering::Relaxed);
+        let exported = Exported { interface: (program, version), servant: Arc::new(servant) };
+        lock(&self.objects).insert(object, exported);
+        ObjectRef { addr, incarnation: self.incarnation, object, program, version }
+    }
+
+    /// Withdraws an object: later calls to it get [`ObjectStatus::Unknown`]. Returns
+    /// whether it was exported.
+    pub fn unexport(&self, reference: &ObjectRef) -> bool {
+        reference.incarnation == self.incarnation && lock(&self.objects).remove(&reference.object).is_some()
+    }
+
+    /// The dispatcher of interface (`program`, `version`), to register with the server
+    /// under that program and version.
+    pub fn dispatcher(self: &Arc<Self>, program: u32, version: u32) -> ObjectDispatcher {
+        ObjectDispatcher { table: self.clone(), interface: (program, version) }
+    }
+
+    /// The servant a call is for, or the status that says why there is none.
+    fn find(&self, key: ObjectKey, interface: (u32, u32)) -> Result<Arc<dyn Service>, ObjectStatus> {
+        if key.incarnation != self.incarnation {
+            return Err(ObjectStatus::Stale);
+        }
+        match lock(&self.objects).get(&key.object) {
+            Some(exported) if exported.interface == interface => Ok(exported.servant.clone()),
+            _ => Err(ObjectStatus::Unknown),
+        }
+    }
+}
+
+/// Serves one interface of an [`ObjectTable`]: register it with the server under the
+/// interface's program and version.
+#[derive(Debug)]
+pub struct ObjectDispatcher {
+    table: Arc<ObjectTable>,
+    interface: (u32, u32),
+}
+
+impl Service for ObjectDispatcher {
+    fn call(&self, mut call: Call) -> BoxFuture<Outcome> {
+        if call.args.len() < OBJECT_KEY_LEN {
+            return Box::pin(async { Err(Fault::GarbageArgs) });
+        }
+        let key = call.args.split_to(OBJECT_KEY_LEN);
+        let key: ObjectKey = match courier_xdr::from_bytes(key) {
+            Ok(key) => key,
+            Err(_) => return Box::pin(async { Err(Fault::GarbageArgs) }),
+        };
+        let servant = match self.table.find(key, self.interface) {
+            Ok(servant) => servant,
+            Err(status) => return Box::pin(async move { Ok(status_only(status)) }),
+        };
+        let running = servant.call(call);
+        Box::pin(async move {
+            let results = running.await?;
+            let mut reply = BytesMut::with_capacity(4 + results.len());
+            reply.put_u32(ObjectStatus::Ok as u32);
+            reply.extend_from_slice(&results);
+            Ok(reply.freeze())
+        })
+    }
+}
+
+fn status_only(status: ObjectStatus) -> Bytes {
+    Bytes::copy_from_slice(&(status as u32).to_be_bytes())
+}
+
+/// A reply of a remote interface, as decoded: an XDR union on [`ObjectStatus`] (a
+/// derived enum is a union discriminated by variant index).
+#[derive(Deserialize)]
+enum ObjectReply<R> {
+    Ok(R),
+    Unknown,
+    Stale,
+}
+
+/// The client side of a remote object: its reference and a client connected to its
+/// server. Typed proxies wrap one.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    client: Client,
+    reference: ObjectRef,
+}
+
+impl Proxy {
+    /// A proxy for `reference` that calls through `client` (connected to the
+    /// reference's server).
+    pub fn new(client: Client, reference: ObjectRef) -> Self {
+        Proxy { client, reference }
+    }
+
+    /// The object's reference.
+    pub fn reference(&self) -> &ObjectRef {
+        &self.reference
+    }
+
+    /// Calls procedure `proc` of the object's interface with `args` (after the key).
+    pub async fn invoke<A, R>(&self, proc: u32, args: &A, opts: &CallOptions) -> Result<R, ObjectError>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let call = ProcId { prog: self.reference.program, vers: self.reference.version, proc };
+        let key = ObjectKey::from(&self.reference);
+        match self.client.call_with::<_, ObjectReply<R>>(call, &(key, args), opts).await? {
+            ObjectReply::Ok(results) => Ok(results),
+            ObjectReply::Unknown => Err(ObjectError::Unknown(self.reference)),
+            ObjectReply::Stale => Err(ObjectError::Stale(self.reference)),
+        }
+    }
+}
