@@ -113,3 +113,33 @@ async fn the_wire_is_plain_onc_rpc_with_the_key_first() {
     let err = client.do_operation(ProcId { prog: COUNTER, vers: 1, proc: ADD }, short, &Default::default()).await;
     assert!(matches!(err, Err(courier::rpc::CallError::GarbageArgs { .. })), "{err:?}");
 }
+
+#[tokio::test]
+async fn the_registry_maps_names_to_references_over_onc_rpc() {
+    use courier::object::registry::{self, BindStatus};
+    use courier::object::{Registry, RegistryClient};
+    let (table, _listening, _client) = serve().await;
+    let a = table.export(COUNTER, 1, counter());
+    let b = table.export(COUNTER, 1, counter());
+    let names = Registry::new(2);
+    let server = Server::builder().register(registry::PROGRAM, registry::VERSION, names.service()).build();
+    let node = server.listen(&"udp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let reg = RegistryClient::new(Client::connect(node.endpoint(), ClientConfig::default()).await.unwrap());
+    assert_eq!(reg.bind("counter/a", &a).await.unwrap(), BindStatus::Ok);
+    assert_eq!(reg.bind("counter/a", &b).await.unwrap(), BindStatus::Taken);
+    assert_eq!(reg.lookup("counter/a").await.unwrap(), Some(a));
+    assert_eq!(reg.rebind("counter/a", &b).await.unwrap(), BindStatus::Ok);
+    assert_eq!(reg.lookup("counter/a").await.unwrap(), Some(b));
+    assert_eq!(reg.bind("counter/b", &a).await.unwrap(), BindStatus::Ok);
+    assert_eq!(reg.bind("counter/c", &a).await.unwrap(), BindStatus::Full, "the registry holds two names");
+    let listed: Vec<_> = reg.list().await.unwrap().into_iter().map(|e| (e.name.to_string(), e.reference)).collect();
+    assert_eq!(listed, [("counter/a".to_owned(), b), ("counter/b".to_owned(), a)]);
+    assert!(reg.unbind("counter/a").await.unwrap());
+    assert!(!reg.unbind("counter/a").await.unwrap());
+    assert_eq!(reg.lookup("counter/a").await.unwrap(), None);
+    assert!(matches!(reg.lookup(&"x".repeat(256)).await, Err(courier::object::registry::RegistryError::NameTooLong)));
+    // A reference found by name is called like any other.
+    let found = reg.lookup("counter/b").await.unwrap().unwrap();
+    let client = Client::connect(&Endpoint::Tcp(found.addr), ClientConfig::default()).await.unwrap();
+    assert_eq!(add(&Proxy::new(client, found), 3).await.unwrap(), 3);
+}
