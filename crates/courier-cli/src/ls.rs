@@ -24,9 +24,16 @@ pub struct Args {
     /// With --stale: unregister them.
     #[arg(long, requires = "stale")]
     clean: bool,
+    /// List the names a node's registry binds to remote objects instead (the target is
+    /// then a node: default 127.0.0.1:7111).
+    #[arg(long, conflicts_with = "stale")]
+    objects: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.objects {
+        return crate::lookup::list(args.target.as_deref()).await;
+    }
     let target = args.target.as_deref().unwrap_or("127.0.0.1");
     let addr = crate::ping::resolve(target, protocol::PORT)?;
     let endpoint = Endpoint::Tcp(addr);

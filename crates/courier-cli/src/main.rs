@@ -4,6 +4,7 @@
 mod bench;
 mod chaos;
 mod idl;
+mod lookup;
 mod ls;
 mod names;
 mod ping;
@@ -25,8 +26,11 @@ enum Command {
     Serve(serve::Args),
     /// Call procedure 0 (NULL) of a program, like `rpcinfo -t/-u`.
     Ping(ping::Args),
-    /// List what a binder (rpcbind) has registered, like `rpcinfo -s`.
+    /// List what a binder (rpcbind) has registered, like `rpcinfo -s` (or, with
+    /// --objects, what a node's name registry binds).
     Ls(ls::Args),
+    /// Look a name up in a node's registry of remote objects.
+    Lookup(lookup::Args),
     /// Relay UDP to a server, losing, duplicating and delaying datagrams on purpose.
     Chaos(chaos::Args),
     /// Measure a node: latency and calls per second of ECHO calls.
@@ -55,6 +59,7 @@ fn main() -> std::process::ExitCode {
             Command::Ping(args) => ping::run(args).await,
             Command::Idl(command) => idl::run(command),
             Command::Ls(args) => ls::run(args).await,
+            Command::Lookup(args) => lookup::run(args).await,
             Command::Chaos(args) => chaos::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }

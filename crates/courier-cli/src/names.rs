@@ -27,6 +27,9 @@ pub fn name_of(table: &str, number: u32) -> Option<String> {
     if number == courier::diag::PROGRAM {
         return Some("courier-diag".to_owned());
     }
+    if number == courier::object::registry::PROGRAM {
+        return Some("courier-registry".to_owned());
+    }
     entries(table).find(|(_, n, _)| *n == number).map(|(name, _, _)| name.to_owned())
 }
 

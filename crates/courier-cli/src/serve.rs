@@ -1,5 +1,5 @@
-//! `courier serve`: the node. For now it serves the diagnostic program (NULL and ECHO)
-//! on TCP and UDP at every `--listen` address, prints the addresses actually bound,
+//! `courier serve`: the node. It serves the diagnostic program (NULL and ECHO) and the
+//! name registry of remote objects on TCP and UDP at every `--listen` address, prints the addresses actually bound,
 //! registers its programs with the machine's binder when one runs (unless
 //! `--no-register`), and on Ctrl-C or SIGTERM withdraws them and stops.
 
@@ -15,6 +15,9 @@ use courier::transport::Endpoint;
 
 /// The port a node listens on when none is given.
 pub const DEFAULT_PORT: u16 = 7111;
+
+/// The most names the node's registry binds.
+const MAX_NAMES: usize = 65_536;
 
 /// Where the machine's binder keeps its local socket (libtirpc's `_PATH_RPCBINDSOCK`).
 const DEFAULT_BINDER_SOCKET: &str = "/run/rpcbind.sock";
@@ -60,8 +63,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             Some(Binder::with_state(state.clone()).with_context(|| format!("cannot load {}", state.display()))?)
         }
     };
-    let mut builder =
-        Server::builder().register(courier::diag::PROGRAM, courier::diag::VERSION, courier::diag::service());
+    let names = courier::object::Registry::new(MAX_NAMES);
+    let mut builder = Server::builder()
+        .register(courier::diag::PROGRAM, courier::diag::VERSION, courier::diag::service())
+        .register(courier::object::registry::PROGRAM, courier::object::registry::VERSION, names.service());
     if let Some(binder) = &binder {
         builder = binder.clone().serve(builder);
     }

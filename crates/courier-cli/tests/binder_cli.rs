@@ -100,7 +100,8 @@ fn the_node_registers_with_rpcbind_and_withdraws_on_sigterm() {
         let ls = output(COURIER, &["ls"]);
         let rpcinfo = output("rpcinfo", &["-s", "127.0.0.1"]);
         let words = |text: &str| -> Vec<Vec<String>> {
-            text.lines().map(|l| l.split_whitespace().map(|w| w.replace("courier-diag", "-")).collect()).collect()
+            let unnamed = |w: &str| w.replace("courier-diag", "-").replace("courier-registry", "-");
+            text.lines().map(|l| l.split_whitespace().map(unnamed).collect()).collect()
         };
         assert_eq!(words(&ls), words(&rpcinfo), "courier ls:\n{ls}\nrpcinfo -s:\n{rpcinfo}");
         let portmapper = |text: &str| text.lines().find(|l| l.trim_start().starts_with("100000")).map(str::to_owned);

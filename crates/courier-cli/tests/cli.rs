@@ -280,3 +280,35 @@ fn calls_to_a_node_killed_and_restarted_mid_load_fail_or_succeed_but_never_vanis
     // Only the calls in flight when the node died may fail, and they say so.
     assert!(!failed.is_empty() && failed.len() <= 16, "{} calls failed: {failed:?}", failed.len());
 }
+
+#[test]
+fn lookup_and_ls_objects_read_the_nodes_name_registry() {
+    use courier::object::{ObjectRef, RegistryClient};
+    use courier::rpc::{Client, ClientConfig};
+
+    let node = Node::start();
+    let addr = node.addr("tcp", false);
+    let reference: ObjectRef = "obj://127.0.0.1:7111/0x20005050.1/42@9f86d081884c7d65".parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let endpoint = format!("tcp://{addr}").parse().unwrap();
+        let registry = RegistryClient::new(Client::connect(&endpoint, ClientConfig::default()).await.unwrap());
+        registry.bind("people", &reference).await.unwrap();
+        registry.bind("more/people", &ObjectRef { object: 43, ..reference }).await.unwrap();
+    });
+    let run = |args: &[&str]| Command::new(COURIER).args(args).output().unwrap();
+    let found = run(&["lookup", "people", "--node", &addr]);
+    assert!(found.status.success());
+    assert_eq!(String::from_utf8_lossy(&found.stdout), format!("{reference}\n"));
+    let missing = run(&["lookup", "nobody", "--node", &addr]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("`nobody` is not bound"));
+    let listed = run(&["ls", "--objects", &addr]);
+    assert!(listed.status.success());
+    let lines: Vec<Vec<String>> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .collect();
+    let reference_43 = ObjectRef { object: 43, ..reference }.to_string();
+    assert_eq!(lines, [vec!["more/people".to_owned(), reference_43], vec!["people".to_owned(), reference.to_string()]]);
+}
