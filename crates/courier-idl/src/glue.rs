@@ -52,6 +52,10 @@ pub struct Glue {
     pub service: TokenStream,
     /// Whether service methods take the `&Call` first.
     pub passes_call: bool,
+    /// A remote object interface: many objects share the program version, each call
+    /// names its object with a key (see `courier::object`). The module then has a typed
+    /// `Proxy` for one object instead of a `Client`, and `export`/`dispatcher` helpers.
+    pub objects: bool,
 }
 
 /// The items of the version's module: `PROGRAM`, `VERSION`, a constant per procedure,
@@ -63,7 +67,7 @@ pub fn items(glue: &Glue) -> TokenStream {
         quote! { #docs pub const #name: u32 = #number; }
     });
     let mut client_methods: Vec<TokenStream> = glue.procedures.iter().map(client_method).collect();
-    if !glue.procedures.iter().any(|p| p.method == "null") {
+    if !glue.objects && !glue.procedures.iter().any(|p| p.method == "null") {
         client_methods.insert(
             0,
             quote! {
@@ -88,6 +92,7 @@ pub fn items(glue: &Glue) -> TokenStream {
             })
         }
     };
+    let caller = if glue.objects { proxy(glue) } else { client(&client_methods) };
     quote! {
         /// The program number.
         pub const PROGRAM: u32 = #program;
@@ -95,23 +100,7 @@ pub fn items(glue: &Glue) -> TokenStream {
         pub const VERSION: u32 = #version;
         #(#consts)*
 
-        /// A typed client: one method per procedure.
-        #[derive(Debug, Clone)]
-        pub struct Client(pub ::courier::rpc::Client);
-
-        impl Client {
-            /// Wraps a connected courier client.
-            pub fn new(client: ::courier::rpc::Client) -> Self {
-                Client(client)
-            }
-
-            /// Connects to a server of this program version.
-            pub async fn connect(endpoint: &::courier::transport::Endpoint, config: ::courier::rpc::ClientConfig) -> ::std::io::Result<Self> {
-                Ok(Client(::courier::rpc::Client::connect(endpoint, config).await?))
-            }
-
-            #(#client_methods)*
-        }
+        #caller
 
         /// Serves an implementation of the service as this program version: register it
         /// with `courier::rpc::ServerBuilder::add_service`.
@@ -134,6 +123,89 @@ pub fn items(glue: &Glue) -> TokenStream {
             fn call(&self, call: ::courier::rpc::Call) -> ::courier::rpc::server::BoxFuture<::courier::rpc::Outcome> {
                 #dispatch_body
             }
+        }
+    }
+}
+
+/// The typed client of a program version.
+fn client(methods: &[TokenStream]) -> TokenStream {
+    quote! {
+        /// A typed client: one method per procedure.
+        #[derive(Debug, Clone)]
+        pub struct Client(pub ::courier::rpc::Client);
+
+        impl Client {
+            /// Wraps a connected courier client.
+            pub fn new(client: ::courier::rpc::Client) -> Self {
+                Client(client)
+            }
+
+            /// Connects to a server of this program version.
+            pub async fn connect(endpoint: &::courier::transport::Endpoint, config: ::courier::rpc::ClientConfig) -> ::std::io::Result<Self> {
+                Ok(Client(::courier::rpc::Client::connect(endpoint, config).await?))
+            }
+
+            #(#methods)*
+        }
+    }
+}
+
+/// The typed proxy of a remote object interface, and the helpers that export servants.
+fn proxy(glue: &Glue) -> TokenStream {
+    let service = &glue.service;
+    let methods = glue.procedures.iter().filter(|p| p.served).map(|p| {
+        let Procedure { method, number_const, docs, result, idempotent, .. } = p;
+        let names: Vec<&Ident> = p.args.iter().map(|(n, _)| n).collect();
+        let types: Vec<&TokenStream> = p.args.iter().map(|(_, t)| t).collect();
+        let encoded = match names.len() {
+            0 => quote! { &() },
+            1 => quote! { #(#names)* },
+            _ => quote! { &(#(#names),*) },
+        };
+        quote! {
+            #docs
+            pub async fn #method(&self, #(#names: &#types),*) -> Result<#result, ::courier::object::ObjectError> {
+                self.0.invoke(#number_const, #encoded, &::courier::rpc::CallOptions::idempotent(#idempotent)).await
+            }
+        }
+    });
+    quote! {
+        /// A typed proxy for one remote object of this interface: one method per
+        /// procedure, each sending the object's key first.
+        #[derive(Debug, Clone)]
+        pub struct Proxy(pub ::courier::object::Proxy);
+
+        impl Proxy {
+            /// The proxy of `reference`, calling through `client` (connected to the
+            /// reference's server).
+            pub fn new(client: ::courier::rpc::Client, reference: ::courier::object::ObjectRef) -> Self {
+                Proxy(::courier::object::Proxy::new(client, reference))
+            }
+
+            /// Connects to the reference's server over TCP and makes its proxy.
+            pub async fn connect(reference: ::courier::object::ObjectRef, config: ::courier::rpc::ClientConfig) -> ::std::io::Result<Self> {
+                let client = ::courier::rpc::Client::connect(&::courier::transport::Endpoint::Tcp(reference.addr), config).await?;
+                Ok(Proxy::new(client, reference))
+            }
+
+            /// The object's reference.
+            pub fn reference(&self) -> &::courier::object::ObjectRef {
+                self.0.reference()
+            }
+
+            #(#methods)*
+        }
+
+        /// Exports `servant` in `table` as an object of this interface; returns its
+        /// reference.
+        pub fn export<T: #service>(table: &::courier::object::ObjectTable, servant: T) -> ::courier::object::ObjectRef {
+            table.export(PROGRAM, VERSION, Dispatcher::new(servant))
+        }
+
+        /// The dispatcher of this interface's objects in `table`: register it with the
+        /// server as `PROGRAM`, `VERSION`.
+        pub fn dispatcher(table: &::std::sync::Arc<::courier::object::ObjectTable>) -> ::courier::object::ObjectDispatcher {
+            table.dispatcher(PROGRAM, VERSION)
         }
     }
 }

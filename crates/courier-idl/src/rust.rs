@@ -500,6 +500,7 @@ impl Generator<'_> {
             procedures,
             service: quote! { Service },
             passes_call: true,
+            objects: false,
         });
         let vconst_doc = format!(" Version `{}` of program `{}`.", version.name, program.name);
         quote! {

@@ -153,6 +153,7 @@ struct Method {
 fn interface_impl(args: Punctuated<syn::MetaNameValue, Token![,]>, mut item: ItemTrait) -> syn::Result<TokenStream2> {
     let mut program = None;
     let mut version = None;
+    let mut objects = false;
     let mut errors: Option<syn::Error> = None;
     let mut push = |e: syn::Error| match &mut errors {
         Some(all) => all.combine(e),
@@ -163,8 +164,13 @@ fn interface_impl(args: Punctuated<syn::MetaNameValue, Token![,]>, mut item: Ite
             program = Some(arg.value.clone());
         } else if arg.path.is_ident("version") {
             version = Some(arg.value.clone());
+        } else if arg.path.is_ident("objects") {
+            match &arg.value {
+                Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(b), .. }) => objects = b.value,
+                other => push(syn::Error::new(other.span(), "expected `objects = true` or `objects = false`")),
+            }
         } else {
-            push(syn::Error::new(arg.path.span(), "expected `program = …` or `version = …`"));
+            push(syn::Error::new(arg.path.span(), "expected `program = …`, `version = …` or `objects = true`"));
         }
     }
     if program.is_none() || version.is_none() {
@@ -277,6 +283,7 @@ fn interface_impl(args: Punctuated<syn::MetaNameValue, Token![,]>, mut item: Ite
         procedures,
         service: quote! { super::#trait_name },
         passes_call: false,
+        objects,
     });
     let idl_procs = methods.iter().map(|m| {
         let proc_name = m.name.to_string().to_shouty_snake_case();
@@ -302,7 +309,21 @@ fn interface_impl(args: Punctuated<syn::MetaNameValue, Token![,]>, mut item: Ite
             ty => quote! { <#ty as ::courier::xdr::XdrType>::xdr_type_name(defs) },
         };
         let args: Vec<_> = m.args.iter().map(|(_, ty)| quote! { <#ty as ::courier::xdr::XdrType>::xdr_type_name(defs) }).collect();
-        let args = if args.is_empty() { quote! { "void".to_owned() } } else { quote! { [#(#args),*].join(", ") } };
+        let args = match (objects, args.is_empty()) {
+            // A remote object's procedures take its key first, and answer a status first.
+            (true, _) => quote! { [<::courier::object::ObjectKey as ::courier::xdr::XdrType>::xdr_type_name(defs) #(, #args)*].join(", ") },
+            (false, true) => quote! { "void".to_owned() },
+            (false, false) => quote! { [#(#args),*].join(", ") },
+        };
+        let result = if objects {
+            let reply = format!("{module}_{}_reply", m.name.to_string().to_snake_case());
+            quote! {{
+                let results: String = #result;
+                ::courier::object::table::idl_reply(defs, #reply, &results)
+            }}
+        } else {
+            result
+        };
         // The annotation travels to the `.x` text as a comment rpcgen ignores.
         let note = if m.idempotent { format!("        /* {} */\n", courier_idl::ast::IDEMPOTENT) } else { String::new() };
         quote! {{

@@ -143,3 +143,59 @@ async fn the_registry_maps_names_to_references_over_onc_rpc() {
     let client = Client::connect(&Endpoint::Tcp(found.addr), ClientConfig::default()).await.unwrap();
     assert_eq!(add(&Proxy::new(client, found), 3).await.unwrap(), 3);
 }
+
+/// A remote interface declared in Rust: every object of it is an account.
+#[courier::interface(program = 0x2000_6600, version = 1, objects = true)]
+pub trait Account {
+    /// Adds to the balance; returns the new balance.
+    async fn deposit(&self, amount: u32) -> u32;
+    /// The balance.
+    #[courier(idempotent)]
+    async fn balance(&self) -> u32;
+    /// Opens another account on the same server and returns its reference: a remote
+    /// reference travelling in a reply.
+    async fn open_sibling(&self) -> ObjectRef;
+}
+
+struct Acct {
+    balance: AtomicU32,
+    table: Arc<ObjectTable>,
+}
+
+impl Account for Acct {
+    async fn deposit(&self, amount: u32) -> u32 {
+        self.balance.fetch_add(amount, Ordering::SeqCst) + amount
+    }
+    async fn balance(&self) -> u32 {
+        self.balance.load(Ordering::SeqCst)
+    }
+    async fn open_sibling(&self) -> ObjectRef {
+        account::export(&self.table, Acct { balance: AtomicU32::new(0), table: self.table.clone() })
+    }
+}
+
+#[tokio::test]
+async fn a_rust_interface_with_objects_has_typed_proxies() {
+    let table = ObjectTable::new();
+    let server = Server::builder().register(account::PROGRAM, account::VERSION, account::dispatcher(&table)).build();
+    let listening = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let Endpoint::Tcp(addr) = listening.endpoint().clone() else { unreachable!("TCP") };
+    table.set_address(addr);
+    let first = account::export(&table, Acct { balance: AtomicU32::new(100), table: table.clone() });
+    let proxy = account::Proxy::connect(first, ClientConfig::default()).await.unwrap();
+    assert_eq!(proxy.deposit(&5).await.unwrap(), 105);
+    assert_eq!(proxy.balance().await.unwrap(), 105);
+    let sibling = proxy.open_sibling().await.unwrap();
+    assert_ne!(sibling, first);
+    let other = account::Proxy::connect(sibling, ClientConfig::default()).await.unwrap();
+    assert_eq!(other.deposit(&1).await.unwrap(), 1, "the sibling is an object of its own");
+    assert_eq!(proxy.balance().await.unwrap(), 105);
+    table.unexport(&sibling);
+    assert!(matches!(other.balance().await, Err(ObjectError::Unknown(_))));
+    // The printed interface names the key first and answers a status first.
+    let idl = account::idl();
+    assert!(idl.contains("account_balance_reply BALANCE(object_key) = 2;"), "{idl}");
+    assert!(idl.contains("account_deposit_reply DEPOSIT(object_key, unsigned int) = 1;"), "{idl}");
+    let source = courier_idl::Source::from_text("account.x", &idl);
+    courier_idl::check_source(&source).unwrap_or_else(|e| panic!("courier-idl rejects the printed .x:\n{e}\n{idl}"));
+}

@@ -59,6 +59,29 @@ impl From<&ObjectRef> for ObjectKey {
     }
 }
 
+impl courier_xdr::schema::XdrType for ObjectKey {
+    fn xdr_declaration(name: &str, defs: &mut courier_xdr::schema::XdrDefinitions) -> String {
+        defs.define("object_key", |_| {
+            "struct object_key {\n    unsigned hyper incarnation;\n    unsigned hyper object;\n};".to_owned()
+        });
+        format!("object_key {name}")
+    }
+}
+
+/// Defines, for the `.x` text of a remote interface, the reply union `name` of a
+/// procedure whose results are of type `result` (`void` for none); returns `name`.
+#[doc(hidden)]
+pub fn idl_reply(defs: &mut courier_xdr::schema::XdrDefinitions, name: &str, result: &str) -> String {
+    defs.define("object_status", |_| {
+        "enum object_status {\n    OBJECT_OK = 0,\n    OBJECT_UNKNOWN = 1,\n    OBJECT_STALE = 2\n};".to_owned()
+    });
+    let ok = if result == "void" { "void".to_owned() } else { format!("{result} result") };
+    defs.define(name, |_| {
+        format!("union {name} switch (object_status status) {{\ncase OBJECT_OK:\n    {ok};\ndefault:\n    void;\n}};")
+    });
+    name.to_owned()
+}
+
 /// The first word of every reply of a remote interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
