@@ -1,6 +1,8 @@
 //! Remote objects on ONC RPC: servants exported in an object table, found by the key
-//! each call carries, called through proxies; unknown, unexported and stale references
-//! get their own errors; the wire is plain ONC RPC (a raw call shows its shape).
+//! each call carries, called through proxies (typed ones from a Rust interface);
+//! unknown, unexported and stale references get their own errors; the name registry;
+//! the wire is plain ONC RPC — a raw call shows its shape, and a C client built by
+//! rpcgen from the printed `.x` calls a Rust object through its handle.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -198,4 +200,38 @@ async fn a_rust_interface_with_objects_has_typed_proxies() {
     assert!(idl.contains("account_deposit_reply DEPOSIT(object_key, unsigned int) = 1;"), "{idl}");
     let source = courier_idl::Source::from_text("account.x", &idl);
     courier_idl::check_source(&source).unwrap_or_else(|e| panic!("courier-idl rejects the printed .x:\n{e}\n{idl}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_c_client_built_by_rpcgen_calls_a_rust_object_through_its_handle() {
+    use std::path::{Path, PathBuf};
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let x_file = tmp.join(format!("account-{}.x", std::process::id()));
+    std::fs::write(&x_file, account::idl()).unwrap();
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/objects_c/build.sh");
+    let peers = courier_test_support::build_c_peers(&script, &[&x_file], tmp, "objects-c");
+    for proto in ["tcp", "udp"] {
+        let table = ObjectTable::new();
+        let server =
+            Server::builder().register(account::PROGRAM, account::VERSION, account::dispatcher(&table)).build();
+        let listening = server.listen(&format!("{proto}://127.0.0.1:0").parse().unwrap()).await.unwrap();
+        let (Endpoint::Tcp(addr) | Endpoint::Udp(addr)) = *listening.endpoint() else { unreachable!("IP") };
+        table.set_address(addr);
+        let acct = account::export(&table, Acct { balance: AtomicU32::new(100), table: table.clone() });
+        let c_call = |key: ObjectRef| {
+            let client = peers.join("account_client");
+            let (incarnation, object) = (format!("{:x}", key.incarnation), key.object.to_string());
+            tokio::task::spawn_blocking(move || {
+                courier_test_support::run_c_client(&client, proto, addr.port(), &[&incarnation, &object, "5"])
+            })
+        };
+        assert_eq!(c_call(acct).await.unwrap(), "deposit=0 105\nbalance=0 105\n", "over {proto}");
+        let unknown = ObjectRef { object: 77, ..acct };
+        assert_eq!(c_call(unknown).await.unwrap(), "deposit=1\nbalance=1\n", "over {proto}");
+        let stale = ObjectRef { incarnation: acct.incarnation ^ 1, ..acct };
+        assert_eq!(c_call(stale).await.unwrap(), "deposit=2\nbalance=2\n", "over {proto}");
+        // A Rust proxy sees what the C client did.
+        let client = Client::connect(listening.endpoint(), ClientConfig::default()).await.unwrap();
+        assert_eq!(account::Proxy::new(client, acct).balance().await.unwrap(), 105, "over {proto}");
+    }
 }
