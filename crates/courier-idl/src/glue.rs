@@ -182,10 +182,20 @@ fn proxy(glue: &Glue) -> TokenStream {
                 Proxy(::courier::object::Proxy::new(client, reference))
             }
 
-            /// Connects to the reference's server over TCP and makes its proxy.
-            pub async fn connect(reference: ::courier::object::ObjectRef, config: ::courier::rpc::ClientConfig) -> ::std::io::Result<Self> {
-                let client = ::courier::rpc::Client::connect(&::courier::transport::Endpoint::Tcp(reference.addr), config).await?;
-                Ok(Proxy::new(client, reference))
+            /// The proxy of `reference`, holding a lease on the object (at most `wanted`)
+            /// while it or a clone of it lives: see `courier::object::lease`.
+            pub async fn leased(client: ::courier::rpc::Client, reference: ::courier::object::ObjectRef, wanted: ::std::time::Duration) -> Result<Self, ::courier::rpc::CallError> {
+                Ok(Proxy(::courier::object::Proxy::leased(client, reference, wanted).await?))
+            }
+
+            /// Connects to the reference's server over TCP and makes its proxy, holding
+            /// a lease on the object (of the server's longest duration) while it lives.
+            pub async fn connect(reference: ::courier::object::ObjectRef, config: ::courier::rpc::ClientConfig) -> Result<Self, ::courier::object::ObjectError> {
+                let endpoint = ::courier::transport::Endpoint::Tcp(reference.addr);
+                let client = ::courier::rpc::Client::connect(&endpoint, config).await.map_err(|source| {
+                    ::courier::rpc::CallError::Io { peer: endpoint.to_string(), call: ::courier::rpc::ProcId { prog: PROGRAM, vers: VERSION, proc: 0 }, source }
+                })?;
+                Ok(Proxy::leased(client, reference, ::std::time::Duration::MAX).await?)
             }
 
             /// The object's reference.
@@ -200,6 +210,12 @@ fn proxy(glue: &Glue) -> TokenStream {
         /// reference.
         pub fn export<T: #service>(table: &::courier::object::ObjectTable, servant: T) -> ::courier::object::ObjectRef {
             table.export(PROGRAM, VERSION, Dispatcher::new(servant))
+        }
+
+        /// Exports `servant` in `table` to be collected when no client holds a lease on
+        /// it (see `courier::object::lease`); returns its reference.
+        pub fn export_leased<T: #service>(table: &::std::sync::Arc<::courier::object::ObjectTable>, servant: T) -> ::courier::object::ObjectRef {
+            table.export_leased(PROGRAM, VERSION, Dispatcher::new(servant))
         }
 
         /// The dispatcher of this interface's objects in `table`: register it with the

@@ -179,7 +179,10 @@ impl Account for Acct {
 #[tokio::test]
 async fn a_rust_interface_with_objects_has_typed_proxies() {
     let table = ObjectTable::new();
-    let server = Server::builder().register(account::PROGRAM, account::VERSION, account::dispatcher(&table)).build();
+    let server = Server::builder()
+        .register(account::PROGRAM, account::VERSION, account::dispatcher(&table))
+        .register(courier::object::lease::PROGRAM, courier::object::lease::VERSION, table.lease_service())
+        .build();
     let listening = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
     let Endpoint::Tcp(addr) = listening.endpoint().clone() else { unreachable!("TCP") };
     table.set_address(addr);

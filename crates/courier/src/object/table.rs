@@ -36,6 +36,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::lease::{Holders, Lease, LeaseConfig};
 use super::ObjectRef;
 use crate::rpc::server::BoxFuture;
 use crate::rpc::{Call, CallError, CallOptions, Client, Fault, Outcome, ProcId, Service};
@@ -114,6 +115,8 @@ pub enum ObjectError {
 struct Exported {
     interface: (u32, u32),
     servant: Arc<dyn Service>,
+    /// Its lease holders, if it is collected when they are gone.
+    holders: Option<Holders>,
 }
 
 /// The object table and remote reference module of one server.
@@ -122,6 +125,18 @@ pub struct ObjectTable {
     address: Mutex<Option<SocketAddr>>,
     objects: Mutex<HashMap<u64, Exported>>,
     next: AtomicU64,
+    leases: Mutex<LeaseConfig>,
+    /// The task that collects objects whose leases ran out, once one is leased.
+    collector: std::sync::OnceLock<tokio::task::JoinHandle<()>>,
+    collected: AtomicU64,
+}
+
+impl Drop for ObjectTable {
+    fn drop(&mut self) {
+        if let Some(collector) = self.collector.get() {
+            collector.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for ObjectTable {
@@ -143,7 +158,15 @@ impl ObjectTable {
             address: Mutex::new(None),
             objects: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
+            leases: Mutex::new(LeaseConfig::default()),
+            collector: std::sync::OnceLock::new(),
+            collected: AtomicU64::new(0),
         })
+    }
+
+    /// Sets how long leases last and how long new leased objects wait for their first.
+    pub fn set_leases(&self, config: LeaseConfig) {
+        *lock(&self.leases) = config;
     }
 
     /// The table's incarnation, the "time" of the references it makes.
@@ -171,11 +194,78 @@ impl ObjectTable {
     /// reference. Panics if [`ObjectTable::set_address`] was not called: a reference
     /// must say where the object is.
     pub fn export(&self, program: u32, version: u32, servant: impl Service) -> ObjectRef {
+        self.insert(program, version, Arc::new(servant), None)
+    }
+
+    /// Exports `servant` like [`ObjectTable::export`], to be collected — unexported and
+    /// dropped — once no client holds a lease on it (see [`super::lease`]); it waits the
+    /// grace period for its first lease. Call from within a tokio runtime: the first
+    /// leased export starts the table's collector there.
+    pub fn export_leased(self: &Arc<Self>, program: u32, version: u32, servant: impl Service) -> ObjectRef {
+        self.collector.get_or_init(|| tokio::spawn(collect_loop(Arc::downgrade(self))));
+        let grace = lock(&self.leases).grace;
+        self.insert(program, version, Arc::new(servant), Some(Holders::new(std::time::Instant::now(), grace)))
+    }
+
+    fn insert(&self, program: u32, version: u32, servant: Arc<dyn Service>, holders: Option<Holders>) -> ObjectRef {
         let addr = lock(&self.address).expect("ObjectTable::set_address before export");
         let object = self.next.fetch_add(1, Ordering::Relaxed);
-        let exported = Exported { interface: (program, version), servant: Arc::new(servant) };
-        lock(&self.objects).insert(object, exported);
+        lock(&self.objects).insert(object, Exported { interface: (program, version), servant, holders });
         ObjectRef { addr, incarnation: self.incarnation, object, program, version }
+    }
+
+    /// DIRTY: leases the objects of `keys` to `client` for at most `wanted`; returns the
+    /// duration granted. Keys of other incarnations and unknown objects are ignored.
+    pub fn dirty(&self, client: u64, keys: &[ObjectKey], wanted: std::time::Duration) -> std::time::Duration {
+        let granted = wanted.min(lock(&self.leases).duration);
+        let until = std::time::Instant::now() + granted;
+        let mut objects = lock(&self.objects);
+        for key in keys.iter().filter(|k| k.incarnation == self.incarnation) {
+            if let Some(holders) = objects.get_mut(&key.object).and_then(|e| e.holders.as_mut()) {
+                holders.grant(client, until);
+            }
+        }
+        granted
+    }
+
+    /// CLEAN: `client` gives its leases on the objects of `keys` back.
+    pub fn clean(&self, client: u64, keys: &[ObjectKey]) {
+        let mut objects = lock(&self.objects);
+        for key in keys.iter().filter(|k| k.incarnation == self.incarnation) {
+            if let Some(holders) = objects.get_mut(&key.object).and_then(|e| e.holders.as_mut()) {
+                holders.release(client);
+            }
+        }
+        drop(objects);
+        self.collect();
+    }
+
+    /// Unexports the leased objects nobody holds a lease on any more (past their grace);
+    /// returns how many. The table's collector calls it regularly.
+    pub fn collect(&self) -> usize {
+        let now = std::time::Instant::now();
+        // The servants are dropped after the lock is released.
+        let gone: Vec<Exported> = {
+            let mut objects = lock(&self.objects);
+            let dead: Vec<u64> = objects
+                .iter_mut()
+                .filter_map(|(n, e)| e.holders.as_mut().is_some_and(|h| !h.alive(now)).then_some(*n))
+                .collect();
+            dead.iter().filter_map(|n| objects.remove(n)).collect()
+        };
+        self.collected.fetch_add(gone.len() as u64, Ordering::Relaxed);
+        gone.len()
+    }
+
+    /// How many leased objects have been collected so far.
+    pub fn collected(&self) -> u64 {
+        self.collected.load(Ordering::Relaxed)
+    }
+
+    /// The lease program of this table, to register with the server as
+    /// [`super::lease::PROGRAM`], [`super::lease::VERSION`].
+    pub fn lease_service(self: &Arc<Self>) -> crate::rpc::Procedures {
+        super::lease::service(self)
     }
 
     /// Withdraws an object: later calls to it get [`ObjectStatus::Unknown`]. Returns
@@ -235,6 +325,20 @@ impl Service for ObjectDispatcher {
     }
 }
 
+/// Collects a table's dead objects a few times per lease period, until the table is
+/// dropped.
+async fn collect_loop(table: std::sync::Weak<ObjectTable>) {
+    loop {
+        let period = {
+            let Some(table) = table.upgrade() else { return };
+            table.collect();
+            let config = *lock(&table.leases);
+            (config.duration.min(config.grace) / 8).max(std::time::Duration::from_millis(5))
+        };
+        tokio::time::sleep(period).await;
+    }
+}
+
 fn status_only(status: ObjectStatus) -> Bytes {
     Bytes::copy_from_slice(&(status as u32).to_be_bytes())
 }
@@ -254,13 +358,28 @@ enum ObjectReply<R> {
 pub struct Proxy {
     client: Client,
     reference: ObjectRef,
+    /// The lease this proxy (and its clones) hold on the object, if leased.
+    lease: Option<Arc<Lease>>,
 }
 
 impl Proxy {
     /// A proxy for `reference` that calls through `client` (connected to the
     /// reference's server).
     pub fn new(client: Client, reference: ObjectRef) -> Self {
-        Proxy { client, reference }
+        Proxy { client, reference, lease: None }
+    }
+
+    /// A proxy for `reference` that holds a lease on the object (for at most `wanted`;
+    /// the server may grant less), renewed while the proxy or a clone of it lives and
+    /// given back when the last one is dropped.
+    pub async fn leased(client: Client, reference: ObjectRef, wanted: std::time::Duration) -> Result<Self, CallError> {
+        let lease = Lease::take(client.clone(), ObjectKey::from(&reference), wanted).await?;
+        Ok(Proxy { client, reference, lease: Some(Arc::new(lease)) })
+    }
+
+    /// Whether this proxy holds a lease on its object.
+    pub fn is_leased(&self) -> bool {
+        self.lease.is_some()
     }
 
     /// The object's reference.
