@@ -238,3 +238,27 @@ async fn a_c_client_built_by_rpcgen_calls_a_rust_object_through_its_handle() {
         assert_eq!(account::Proxy::new(client, acct).balance().await.unwrap(), 105, "over {proto}");
     }
 }
+
+#[tokio::test]
+async fn an_activatable_object_is_made_on_its_first_call_and_dropped_when_idle() {
+    let (table, _listening, client) = serve().await;
+    let made = Arc::new(AtomicU32::new(0));
+    let factory_count = made.clone();
+    let r = table.export_activatable(COUNTER, 1, std::time::Duration::from_millis(200), move || {
+        factory_count.fetch_add(1, Ordering::SeqCst);
+        counter()
+    });
+    assert_eq!((made.load(Ordering::SeqCst), table.active()), (0, 0), "nothing is made before a call");
+    let proxy = Proxy::new(client, r);
+    assert_eq!(add(&proxy, 2).await.unwrap(), 2, "the first call activates it");
+    assert_eq!(add(&proxy, 2).await.unwrap(), 4, "later calls reach the same servant");
+    assert_eq!((made.load(Ordering::SeqCst), table.active()), (1, 1));
+    // Idle: deactivated, its servant (and state) dropped; the reference still works.
+    let start = std::time::Instant::now();
+    while table.active() > 0 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "never deactivated");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(add(&proxy, 1).await.unwrap(), 1, "reactivated with a new servant");
+    assert_eq!(made.load(Ordering::SeqCst), 2);
+}

@@ -114,9 +114,20 @@ pub enum ObjectError {
 /// One exported object.
 struct Exported {
     interface: (u32, u32),
-    servant: Arc<dyn Service>,
+    /// The servant; `None` while an activatable object is inactive.
+    servant: Option<Arc<dyn Service>>,
     /// Its lease holders, if it is collected when they are gone.
     holders: Option<Holders>,
+    /// How to make its servant, if it is activatable.
+    activation: Option<Activation>,
+}
+
+/// What makes an activatable object's servant, and when it is deactivated.
+struct Activation {
+    factory: Box<dyn Fn() -> Arc<dyn Service> + Send + Sync>,
+    /// Deactivated after this long without a call.
+    idle: std::time::Duration,
+    last_call: std::time::Instant,
 }
 
 /// The object table and remote reference module of one server.
@@ -129,6 +140,8 @@ pub struct ObjectTable {
     /// The task that collects objects whose leases ran out, once one is leased.
     collector: std::sync::OnceLock<tokio::task::JoinHandle<()>>,
     collected: AtomicU64,
+    /// The shortest idle time of an activatable object, in milliseconds.
+    shortest_idle: AtomicU64,
 }
 
 impl Drop for ObjectTable {
@@ -161,6 +174,7 @@ impl ObjectTable {
             leases: Mutex::new(LeaseConfig::default()),
             collector: std::sync::OnceLock::new(),
             collected: AtomicU64::new(0),
+            shortest_idle: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -194,7 +208,38 @@ impl ObjectTable {
     /// reference. Panics if [`ObjectTable::set_address`] was not called: a reference
     /// must say where the object is.
     pub fn export(&self, program: u32, version: u32, servant: impl Service) -> ObjectRef {
-        self.insert(program, version, Arc::new(servant), None)
+        self.insert(program, version, Some(Arc::new(servant)), None, None)
+    }
+
+    /// Registers an activatable object: no servant exists until the first call, which
+    /// makes one with `factory` (activation); after `idle` without calls the servant is
+    /// dropped (deactivation), and the next call makes a new one. The reference stays
+    /// valid throughout, so servers of rarely used objects cost nothing until needed.
+    /// A servant that must outlive deactivation keeps its state elsewhere (a file, a
+    /// database) and the factory loads it. The factory runs while the table is locked:
+    /// keep it quick (a servant can load its state on its first call). Call from within
+    /// a tokio runtime: the table's collector deactivates idle servants.
+    pub fn export_activatable<S, F>(
+        self: &Arc<Self>,
+        program: u32,
+        version: u32,
+        idle: std::time::Duration,
+        factory: F,
+    ) -> ObjectRef
+    where
+        S: Service,
+        F: Fn() -> S + Send + Sync + 'static,
+    {
+        self.collector.get_or_init(|| tokio::spawn(collect_loop(Arc::downgrade(self))));
+        self.shortest_idle.fetch_min(idle.as_millis().min(u64::MAX.into()) as u64, Ordering::Relaxed);
+        let factory: Box<dyn Fn() -> Arc<dyn Service> + Send + Sync> = Box::new(move || Arc::new(factory()));
+        let activation = Activation { factory, idle, last_call: std::time::Instant::now() };
+        self.insert(program, version, None, None, Some(activation))
+    }
+
+    /// How many activatable objects have a servant now.
+    pub fn active(&self) -> usize {
+        lock(&self.objects).values().filter(|e| e.activation.is_some() && e.servant.is_some()).count()
     }
 
     /// Exports `servant` like [`ObjectTable::export`], to be collected — unexported and
@@ -204,13 +249,22 @@ impl ObjectTable {
     pub fn export_leased(self: &Arc<Self>, program: u32, version: u32, servant: impl Service) -> ObjectRef {
         self.collector.get_or_init(|| tokio::spawn(collect_loop(Arc::downgrade(self))));
         let grace = lock(&self.leases).grace;
-        self.insert(program, version, Arc::new(servant), Some(Holders::new(std::time::Instant::now(), grace)))
+        let holders = Holders::new(std::time::Instant::now(), grace);
+        self.insert(program, version, Some(Arc::new(servant)), Some(holders), None)
     }
 
-    fn insert(&self, program: u32, version: u32, servant: Arc<dyn Service>, holders: Option<Holders>) -> ObjectRef {
+    fn insert(
+        &self,
+        program: u32,
+        version: u32,
+        servant: Option<Arc<dyn Service>>,
+        holders: Option<Holders>,
+        activation: Option<Activation>,
+    ) -> ObjectRef {
         let addr = lock(&self.address).expect("ObjectTable::set_address before export");
         let object = self.next.fetch_add(1, Ordering::Relaxed);
-        lock(&self.objects).insert(object, Exported { interface: (program, version), servant, holders });
+        let exported = Exported { interface: (program, version), servant, holders, activation };
+        lock(&self.objects).insert(object, exported);
         ObjectRef { addr, incarnation: self.incarnation, object, program, version }
     }
 
@@ -240,19 +294,30 @@ impl ObjectTable {
         self.collect();
     }
 
-    /// Unexports the leased objects nobody holds a lease on any more (past their grace);
-    /// returns how many. The table's collector calls it regularly.
+    /// Unexports the leased objects nobody holds a lease on any more (past their grace)
+    /// and deactivates idle activatable ones; returns how many objects it unexported.
+    /// The table's collector calls it regularly.
     pub fn collect(&self) -> usize {
         let now = std::time::Instant::now();
         // The servants are dropped after the lock is released.
+        let mut idle = Vec::new();
         let gone: Vec<Exported> = {
             let mut objects = lock(&self.objects);
+            for exported in objects.values_mut() {
+                let Some(activation) = &exported.activation else { continue };
+                // A servant a call still uses is not idle, however old its last call.
+                let in_use = exported.servant.as_ref().is_some_and(|s| Arc::strong_count(s) > 1);
+                if !in_use && now.duration_since(activation.last_call) >= activation.idle {
+                    idle.extend(exported.servant.take());
+                }
+            }
             let dead: Vec<u64> = objects
                 .iter_mut()
                 .filter_map(|(n, e)| e.holders.as_mut().is_some_and(|h| !h.alive(now)).then_some(*n))
                 .collect();
             dead.iter().filter_map(|n| objects.remove(n)).collect()
         };
+        drop(idle);
         self.collected.fetch_add(gone.len() as u64, Ordering::Relaxed);
         gone.len()
     }
@@ -285,10 +350,17 @@ impl ObjectTable {
         if key.incarnation != self.incarnation {
             return Err(ObjectStatus::Stale);
         }
-        match lock(&self.objects).get(&key.object) {
-            Some(exported) if exported.interface == interface => Ok(exported.servant.clone()),
-            _ => Err(ObjectStatus::Unknown),
+        let mut objects = lock(&self.objects);
+        let Some(exported) = objects.get_mut(&key.object).filter(|e| e.interface == interface) else {
+            return Err(ObjectStatus::Unknown);
+        };
+        if let Some(activation) = &mut exported.activation {
+            activation.last_call = std::time::Instant::now();
+            if exported.servant.is_none() {
+                exported.servant = Some((activation.factory)());
+            }
         }
+        exported.servant.clone().ok_or(ObjectStatus::Unknown)
     }
 }
 
@@ -333,7 +405,8 @@ async fn collect_loop(table: std::sync::Weak<ObjectTable>) {
             let Some(table) = table.upgrade() else { return };
             table.collect();
             let config = *lock(&table.leases);
-            (config.duration.min(config.grace) / 8).max(std::time::Duration::from_millis(5))
+            let idle = std::time::Duration::from_millis(table.shortest_idle.load(Ordering::Relaxed));
+            (config.duration.min(config.grace).min(idle) / 8).max(std::time::Duration::from_millis(5))
         };
         tokio::time::sleep(period).await;
     }
