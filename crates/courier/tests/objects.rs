@@ -27,14 +27,14 @@ fn counter() -> Procedures {
 /// A server with an object table serving the counter interface (and another one);
 /// returns the table and a client connected to the server.
 async fn serve() -> (Arc<ObjectTable>, courier::rpc::Listening, Client) {
-    let table = ObjectTable::new();
-    let server = Server::builder()
-        .register(COUNTER, 1, table.dispatcher(COUNTER, 1))
-        .register(OTHER, 1, table.dispatcher(OTHER, 1))
-        .build();
-    let listening = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let Endpoint::Tcp(addr) = listening.endpoint().clone() else { unreachable!("TCP") };
-    table.set_address(addr);
+    let (table, listening) = object_server(|table| {
+        Server::builder().register(COUNTER, 1, table.dispatcher(COUNTER, 1)).register(
+            OTHER,
+            1,
+            table.dispatcher(OTHER, 1),
+        )
+    })
+    .await;
     let client = Client::connect(listening.endpoint(), ClientConfig::default()).await.unwrap();
     (table, listening, client)
 }
@@ -261,4 +261,86 @@ async fn an_activatable_object_is_made_on_its_first_call_and_dropped_when_idle()
     }
     assert_eq!(add(&proxy, 1).await.unwrap(), 1, "reactivated with a new servant");
     assert_eq!(made.load(Ordering::SeqCst), 2);
+}
+
+/// A client's callback interface.
+#[courier::interface(program = 0x2000_6800, version = 1, objects = true)]
+pub trait Listener {
+    /// Hears of an event.
+    async fn notify(&self, event: String);
+}
+
+/// A server's interface that calls its subscribers back.
+#[courier::interface(program = 0x2000_6801, version = 1, objects = true)]
+pub trait Publisher {
+    /// Adds a subscriber, given by the reference of its listener object.
+    async fn subscribe(&self, listener: ObjectRef) -> u32;
+    /// Tells every subscriber of `event`; returns how many heard it.
+    async fn publish(&self, event: String) -> u32;
+}
+
+#[derive(Default)]
+struct Heard(std::sync::Mutex<Vec<String>>);
+
+impl Listener for Arc<Heard> {
+    async fn notify(&self, event: String) {
+        self.0.lock().unwrap().push(event);
+    }
+}
+
+#[derive(Default)]
+struct Hub(tokio::sync::Mutex<Vec<listener::Proxy>>);
+
+impl Publisher for Hub {
+    async fn subscribe(&self, reference: ObjectRef) -> u32 {
+        // The server becomes a client of the subscriber's own server.
+        let client = Client::connect(&Endpoint::Tcp(reference.addr), ClientConfig::default()).await.unwrap();
+        let mut subscribers = self.0.lock().await;
+        subscribers.push(listener::Proxy::new(client, reference));
+        subscribers.len() as u32
+    }
+    async fn publish(&self, event: String) -> u32 {
+        let mut heard = 0;
+        for subscriber in self.0.lock().await.iter() {
+            heard += u32::from(subscriber.notify(&event).await.is_ok());
+        }
+        heard
+    }
+}
+
+/// A server with an object table serving `register`'s interfaces; returns the table.
+async fn object_server(
+    register: impl FnOnce(&Arc<ObjectTable>) -> courier::rpc::ServerBuilder,
+) -> (Arc<ObjectTable>, courier::rpc::Listening) {
+    let table = ObjectTable::new();
+    let listening = register(&table).build().listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let Endpoint::Tcp(addr) = listening.endpoint().clone() else { unreachable!("TCP") };
+    table.set_address(addr);
+    (table, listening)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_exports_a_listener_and_the_server_calls_it_back() {
+    let (server_table, _server) = object_server(|table| {
+        Server::builder().register(publisher::PROGRAM, publisher::VERSION, publisher::dispatcher(table))
+    })
+    .await;
+    let hub = publisher::export(&server_table, Hub::default());
+    // The client serves objects of its own: its listeners.
+    let (client_table, _client_server) = object_server(|table| {
+        Server::builder().register(listener::PROGRAM, listener::VERSION, listener::dispatcher(table))
+    })
+    .await;
+    let (heard_a, heard_b) = (Arc::new(Heard::default()), Arc::new(Heard::default()));
+    let a = listener::export(&client_table, heard_a.clone());
+    let b = listener::export(&client_table, heard_b.clone());
+    let client = Client::connect(&Endpoint::Tcp(hub.addr), ClientConfig::default()).await.unwrap();
+    let publisher = publisher::Proxy::new(client, hub);
+    assert_eq!(publisher.subscribe(&a).await.unwrap(), 1);
+    assert_eq!(publisher.subscribe(&b).await.unwrap(), 2);
+    assert_eq!(publisher.publish(&"first".to_owned()).await.unwrap(), 2);
+    client_table.unexport(&b);
+    assert_eq!(publisher.publish(&"second".to_owned()).await.unwrap(), 1, "b's object is gone");
+    assert_eq!(*heard_a.0.lock().unwrap(), ["first", "second"]);
+    assert_eq!(*heard_b.0.lock().unwrap(), ["first"]);
 }
