@@ -16,8 +16,9 @@ use courier::transport::Endpoint;
 /// The port a node listens on when none is given.
 pub const DEFAULT_PORT: u16 = 7111;
 
-/// The most names the node's registry binds.
-const MAX_NAMES: usize = 65_536;
+/// The most names the node's registry binds: so many bindings of the longest names
+/// still fit in one LIST reply (under the 4 MiB record limit).
+const MAX_NAMES: usize = 8192;
 
 /// Where the machine's binder keeps its local socket (libtirpc's `_PATH_RPCBINDSOCK`).
 const DEFAULT_BINDER_SOCKET: &str = "/run/rpcbind.sock";

@@ -12,7 +12,8 @@
 //! - [`binder`]: rpcbind and the port mapper: registering, locating programs.
 //! - [`chaos`]: fault-injecting relays (UDP datagrams, TCP records: loss, duplication,
 //!   delay, partitions) for tests and `courier chaos`.
-//! - [`object`]: remote objects — references so far (issue 7).
+//! - [`object`]: remote objects — references, the object table and servants, proxies,
+//!   the name registry, leases, activation.
 //! - [`blocking`]: the blocking face of the client, a thin layer over the async one.
 //! - [`diag`]: courier's diagnostic program (NULL and echo), served by every node.
 //!
