@@ -151,3 +151,19 @@ async fn a_killed_clients_objects_are_collected_when_its_leases_run_out() {
     assert!(took >= config.duration / 2, "collected {took:?} after the kill: before the leases could run out");
     println!("1000 objects collected {took:?} after their client was killed (lease {:?})", config.duration);
 }
+
+#[tokio::test]
+async fn a_clients_leases_are_renewed_together() {
+    let (table, _listening, client) = serve(LEASES).await;
+    let mut proxies = Vec::new();
+    for _ in 0..100 {
+        let r = table.export_leased(COUNTER, 1, counter());
+        proxies.push(Proxy::leased(client.clone(), r, Duration::from_secs(60)).await.unwrap());
+    }
+    assert_eq!(table.dirty_calls(), 100, "one DIRTY per new lease");
+    // Four lease periods: renewals at half the lease, each one call for all 100.
+    tokio::time::sleep(LEASES.duration * 4).await;
+    let renewals = table.dirty_calls() - 100;
+    assert!((6..=12).contains(&renewals), "{renewals} renewal calls for 100 leases over 4 lease periods");
+    assert_eq!(table.collected(), 0);
+}

@@ -142,6 +142,8 @@ pub struct ObjectTable {
     collected: AtomicU64,
     /// The shortest idle time of an activatable object, in milliseconds.
     shortest_idle: AtomicU64,
+    /// DIRTY calls answered.
+    dirty_calls: AtomicU64,
 }
 
 impl Drop for ObjectTable {
@@ -175,6 +177,7 @@ impl ObjectTable {
             collector: std::sync::OnceLock::new(),
             collected: AtomicU64::new(0),
             shortest_idle: AtomicU64::new(u64::MAX),
+            dirty_calls: AtomicU64::new(0),
         })
     }
 
@@ -271,6 +274,7 @@ impl ObjectTable {
     /// DIRTY: leases the objects of `keys` to `client` for at most `wanted`; returns the
     /// duration granted. Keys of other incarnations and unknown objects are ignored.
     pub fn dirty(&self, client: u64, keys: &[ObjectKey], wanted: std::time::Duration) -> std::time::Duration {
+        self.dirty_calls.fetch_add(1, Ordering::Relaxed);
         let granted = wanted.min(lock(&self.leases).duration);
         let until = std::time::Instant::now() + granted;
         let mut objects = lock(&self.objects);
@@ -320,6 +324,11 @@ impl ObjectTable {
         drop(idle);
         self.collected.fetch_add(gone.len() as u64, Ordering::Relaxed);
         gone.len()
+    }
+
+    /// How many DIRTY calls (lease requests and renewals) the table has answered.
+    pub fn dirty_calls(&self) -> u64 {
+        self.dirty_calls.load(Ordering::Relaxed)
     }
 
     /// How many leased objects have been collected so far.
