@@ -344,3 +344,57 @@ async fn a_client_exports_a_listener_and_the_server_calls_it_back() {
     assert_eq!(*heard_a.0.lock().unwrap(), ["first", "second"]);
     assert_eq!(*heard_b.0.lock().unwrap(), ["first"]);
 }
+
+/// Run by `a_restarted_server_process_answers_old_references_stale` as a separate
+/// process: serves the counter interface on 127.0.0.1:$COURIER_OBJECTS_PORT (0: any),
+/// exports one counter, prints its reference and waits to be killed.
+#[tokio::test]
+#[ignore = "a helper process, run by another test"]
+async fn object_server_process() {
+    let port = std::env::var("COURIER_OBJECTS_PORT").expect("COURIER_OBJECTS_PORT");
+    let table = ObjectTable::new();
+    let server = Server::builder().register(COUNTER, 1, table.dispatcher(COUNTER, 1)).build();
+    let listening = server.listen(&format!("tcp://127.0.0.1:{port}").parse().unwrap()).await.unwrap();
+    let Endpoint::Tcp(addr) = listening.endpoint().clone() else { unreachable!("TCP") };
+    table.set_address(addr);
+    println!("{}", table.export(COUNTER, 1, counter()));
+    std::future::pending::<()>().await;
+}
+
+/// Starts `object_server_process` on `port`; returns the process and its object.
+async fn object_server_process_on(port: u16) -> (tokio::process::Child, ObjectRef) {
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "object_server_process", "--nocapture"])
+        .env("COURIER_OBJECTS_PORT", port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().unwrap()));
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if let Ok(reference) = line.parse::<ObjectRef>() {
+            return (child, reference);
+        }
+    }
+    panic!("the object server printed no reference")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_process_answers_old_references_stale() {
+    let (mut first, old) = object_server_process_on(0).await;
+    let client = Client::connect(&Endpoint::Tcp(old.addr), ClientConfig::default()).await.unwrap();
+    let proxy = Proxy::new(client, old);
+    assert_eq!(add(&proxy, 3).await.unwrap(), 3);
+    first.start_kill().unwrap(); // SIGKILL
+    first.wait().await.unwrap();
+    let (_second, new) = object_server_process_on(old.addr.port()).await;
+    assert_eq!((new.addr, new.object), (old.addr, old.object), "same address, same object number");
+    assert_ne!(new.incarnation, old.incarnation);
+    // The old reference reaches the new process (the client reconnects) and is stale.
+    let err = add(&proxy, 1).await.unwrap_err();
+    assert!(matches!(err, ObjectError::Stale(r) if r == old), "{err}");
+    let client = Client::connect(&Endpoint::Tcp(new.addr), ClientConfig::default()).await.unwrap();
+    assert_eq!(add(&Proxy::new(client.clone(), new), 1).await.unwrap(), 1);
+    let unknown = ObjectRef { object: 2, ..new };
+    assert!(matches!(add(&Proxy::new(client, unknown), 1).await, Err(ObjectError::Unknown(_))));
+}
