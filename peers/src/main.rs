@@ -8,6 +8,7 @@
 
 mod grpc;
 mod harness;
+mod objects;
 mod raw;
 mod tarpc_peer;
 
@@ -48,6 +49,12 @@ enum Command {
     TarpcServer(ServerArgs),
     /// tarpc client: concurrent calls on one client (one connection).
     TarpcClient(harness::ClientArgs),
+    /// courier remote objects: an Echo interface with empty, echo and create (leased).
+    ObjectsServer(objects::ServerArgs),
+    /// The workloads of the Java RMI peer on courier objects; JSON lines.
+    ObjectsClient(objects::ClientArgs),
+    /// Creates objects, holds leases on them, says `held` and waits to be killed.
+    ObjectsHolder(objects::HolderArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -68,5 +75,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::TonicClient(args) => grpc::client(args).await,
         Command::TarpcServer(args) => tarpc_peer::serve(args.listen).await,
         Command::TarpcClient(args) => tarpc_peer::client(args).await,
+        Command::ObjectsServer(args) => objects::serve(args).await,
+        Command::ObjectsClient(args) => objects::client(args).await,
+        Command::ObjectsHolder(args) => objects::holder(args).await,
     }
 }
