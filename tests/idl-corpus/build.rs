@@ -10,7 +10,8 @@ const CORPUS_DIRS: &[&str] = &["/usr/include/rpcsvc", "/usr/include/tirpc/rpcsvc
 fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let mut files: Vec<PathBuf> = vec![manifest.join("../../crates/courier/tests/interop/interop.x")];
+    let mut files: Vec<PathBuf> =
+        vec![manifest.join("../../crates/courier/tests/interop/interop.x"), manifest.join("x/accounts.x")];
     for dir in CORPUS_DIRS {
         println!("cargo:rerun-if-changed={dir}");
         let Ok(entries) = std::fs::read_dir(dir) else { continue };

@@ -1,5 +1,6 @@
 //! `courier idl`: the RPC-language compiler on the command line — `check` a `.x` file,
-//! `gen` the Rust module for it, `fmt` it canonically.
+//! `gen` the Rust module for it, `fmt` it canonically, or print its `wire` form (remote
+//! object programs with their object key and status spelled out, for rpcgen).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +24,12 @@ pub enum Command {
         /// The .x file.
         file: PathBuf,
     },
+    /// Print a .x file as its calls travel: programs annotated @objects with the object
+    /// key first and a status-led reply, the .x to give rpcgen for a C client.
+    Wire {
+        /// The .x file.
+        file: PathBuf,
+    },
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -32,14 +39,8 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("{}: ok ({defs} definitions)", file.display());
         }),
         Command::Gen { file } => courier_idl::generate_file(file).map(|code| print!("{code}")),
-        Command::Fmt { file } => Source::load(file).and_then(|source| {
-            let spec = courier_idl::parser::parse(&source.text).map_err(|diagnostics| courier_idl::Error::Invalid {
-                count: diagnostics.len(),
-                rendered: source.render(&diagnostics),
-            })?;
-            print!("{}", courier_idl::print::print(&spec));
-            Ok(())
-        }),
+        Command::Fmt { file } => reprint(file, courier_idl::print::print),
+        Command::Wire { file } => reprint(file, courier_idl::print::print_wire),
     };
     match result {
         Ok(()) => Ok(ExitCode::SUCCESS),
@@ -48,4 +49,18 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// Parses a .x file and prints it back with `printer`.
+fn reprint(
+    file: &std::path::Path,
+    printer: fn(&courier_idl::ast::Specification) -> String,
+) -> Result<(), courier_idl::Error> {
+    let source = Source::load(file)?;
+    let spec = courier_idl::parser::parse(&source.text).map_err(|diagnostics| courier_idl::Error::Invalid {
+        count: diagnostics.len(),
+        rendered: source.render(&diagnostics),
+    })?;
+    print!("{}", printer(&spec));
+    Ok(())
 }

@@ -263,9 +263,20 @@ pub struct Procedure {
 /// twice has the effect of running it once, so clients may call it at-least-once.
 pub const IDEMPOTENT: &str = "@idempotent";
 
+/// The annotation, in a program's comment, that declares it a remote object interface:
+/// many objects share the program, each call names its object by a key sent before the
+/// arguments, and each reply starts with a status (see `courier::object`). The
+/// procedures are written without the key, as the methods of a Rust interface are.
+pub const OBJECTS: &str = "@objects";
+
+/// Whether a comment holds `annotation` as a word of its own.
+pub fn annotated(doc: Option<&str>, annotation: &str) -> bool {
+    doc.is_some_and(|doc| doc.split_whitespace().any(|word| word == annotation))
+}
+
 impl Procedure {
     /// Whether its comment declares it idempotent ([`IDEMPOTENT`]).
     pub fn is_idempotent(&self) -> bool {
-        self.doc.as_deref().is_some_and(|doc| doc.split_whitespace().any(|word| word == IDEMPOTENT))
+        annotated(self.doc.as_deref(), IDEMPOTENT)
     }
 }

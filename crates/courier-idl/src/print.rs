@@ -9,12 +9,50 @@ use crate::ast::*;
 
 /// Prints a whole specification.
 pub fn print(spec: &Specification) -> String {
+    print_as(spec, false)
+}
+
+/// Prints a specification as its calls travel: each remote object program (annotated
+/// `@objects`) with the object key as its procedures' first argument and their results
+/// wrapped in a status union, preceded by the definitions those need — the `.x` a C
+/// programmer gives rpcgen to call courier objects.
+pub fn print_wire(spec: &Specification) -> String {
+    print_as(spec, true)
+}
+
+/// The key, status and reply definitions of remote object programs.
+const OBJECT_DEFINITIONS: &str = "struct object_key {
+    unsigned hyper incarnation;
+    unsigned hyper object;
+};
+
+enum object_status {
+    OBJECT_OK = 0,
+    OBJECT_UNKNOWN = 1,
+    OBJECT_STALE = 2
+};
+";
+
+fn print_as(spec: &Specification, wire: bool) -> String {
     let mut out = String::new();
+    let mut defined = false;
     for (i, def) in spec.definitions.iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
-        doc(&mut out, def.doc.as_deref(), 0);
+        let objects = wire && annotated(def.doc.as_deref(), OBJECTS);
+        if let (true, DefinitionKind::Program(program)) = (objects, &def.kind) {
+            if !std::mem::replace(&mut defined, true) {
+                out.push_str(OBJECT_DEFINITIONS);
+                out.push('\n');
+            }
+            reply_unions(&mut out, program);
+            // Spelled out, the program is no longer one to add keys to.
+            let note = def.doc.as_deref().map(|d| d.replace(OBJECTS, "(a remote object program)"));
+            doc(&mut out, note.as_deref(), 0);
+        } else {
+            doc(&mut out, def.doc.as_deref(), 0);
+        }
         match &def.kind {
             DefinitionKind::Const(name, value) => {
                 let _ = writeln!(out, "const {name} = {};", value_text(value));
@@ -34,10 +72,27 @@ pub fn print(spec: &Specification) -> String {
             DefinitionKind::Union(name, body) => {
                 let _ = writeln!(out, "union {name} {};", union_body(body, 0));
             }
-            DefinitionKind::Program(program) => print_program(&mut out, program),
+            DefinitionKind::Program(program) => print_program(&mut out, program, objects),
         }
     }
     out
+}
+
+/// The name of the reply union of a remote object procedure.
+fn reply_name(program: &Program, proc: &Procedure) -> String {
+    format!("{}_{}_reply", program.name.name.to_lowercase(), proc.name.name.to_lowercase())
+}
+
+/// The reply unions of a remote object program's procedures.
+fn reply_unions(out: &mut String, program: &Program) {
+    for proc in program.versions.iter().flat_map(|v| &v.procedures) {
+        let ok = proc.result.as_ref().map_or("void".to_owned(), |t| format!("{} result", type_spec(t, 1)));
+        let name = reply_name(program, proc);
+        let _ = writeln!(
+            out,
+            "union {name} switch (object_status status) {{\ncase OBJECT_OK:\n    {ok};\ndefault:\n    void;\n}};\n"
+        );
+    }
 }
 
 fn indent(level: usize) -> String {
@@ -143,19 +198,20 @@ fn union_body(body: &UnionBody, level: usize) -> String {
     out
 }
 
-fn print_program(out: &mut String, program: &Program) {
+fn print_program(out: &mut String, program: &Program, objects: bool) {
     let _ = writeln!(out, "program {} {{", program.name);
     for version in &program.versions {
         doc(out, version.doc.as_deref(), 1);
         let _ = writeln!(out, "    version {} {{", version.name);
         for proc in &version.procedures {
             doc(out, proc.doc.as_deref(), 2);
-            let result = proc.result.as_ref().map_or("void".to_owned(), |t| type_spec(t, 2));
-            let args = if proc.args.is_empty() {
-                "void".to_owned()
-            } else {
-                proc.args.iter().map(|t| type_spec(t, 2)).collect::<Vec<_>>().join(", ")
-            };
+            let mut result = proc.result.as_ref().map_or("void".to_owned(), |t| type_spec(t, 2));
+            let mut args: Vec<String> = proc.args.iter().map(|t| type_spec(t, 2)).collect();
+            if objects {
+                result = reply_name(program, proc);
+                args.insert(0, "object_key".to_owned());
+            }
+            let args = if args.is_empty() { "void".to_owned() } else { args.join(", ") };
             let _ = writeln!(out, "        {result} {}({args}) = {};", proc.name, value_text(&proc.number));
         }
         let _ = writeln!(out, "    }} = {};", value_text(&version.number));

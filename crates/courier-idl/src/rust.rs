@@ -436,7 +436,8 @@ impl Generator<'_> {
         let prog_const = verbatim(&program.name.name);
         let prog_num = u32_lit(self.model.value(&program.number));
         let pdoc = doc_attr(doc, format!("Program `{}`.", program.name));
-        let versions: Vec<TokenStream> = program.versions.iter().map(|v| self.version(program, v)).collect();
+        let objects = crate::ast::annotated(doc, crate::ast::OBJECTS);
+        let versions: Vec<TokenStream> = program.versions.iter().map(|v| self.version(program, v, objects)).collect();
         quote! {
             #pdoc
             pub const #prog_const: u32 = #prog_num;
@@ -444,7 +445,7 @@ impl Generator<'_> {
         }
     }
 
-    fn version(&mut self, program: &Program, version: &Version) -> TokenStream {
+    fn version(&mut self, program: &Program, version: &Version, objects: bool) -> TokenStream {
         let module = snake(&version.name.name);
         let vers_const = verbatim(&version.name.name);
         let prog_num = u32_lit(self.model.value(&program.number));
@@ -500,7 +501,7 @@ impl Generator<'_> {
             procedures,
             service: quote! { Service },
             passes_call: true,
-            objects: false,
+            objects,
         });
         let vconst_doc = format!(" Version `{}` of program `{}`.", version.name, program.name);
         quote! {
