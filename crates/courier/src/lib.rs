@@ -12,6 +12,7 @@
 //! - [`binder`]: rpcbind and the port mapper: registering, locating programs.
 //! - [`chaos`]: fault-injecting relays (UDP datagrams, TCP records: loss, duplication,
 //!   delay, partitions) for tests and `courier chaos`.
+//! - [`mailbox`]: message passing — mailboxes with every mode of send and receive.
 //! - [`object`]: remote objects — references, the object table and servants, proxies,
 //!   the name registry, leases, activation.
 //! - [`blocking`]: the blocking face of the client, a thin layer over the async one.
@@ -32,6 +33,7 @@ pub mod binder;
 pub mod blocking;
 pub mod chaos;
 pub mod diag;
+pub mod mailbox;
 pub mod object;
 pub mod rpc;
 pub mod transport;

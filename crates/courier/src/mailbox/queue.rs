@@ -1,0 +1,235 @@
+//! The queue of one mailbox, sans-IO: messages waiting, messages delivered but not yet
+//! acknowledged (in flight, each until its visibility deadline), bounded; what happens
+//! at each step is decided here, with the time passed in, so it is tested without
+//! waiting.
+//!
+//! A received message stays in flight until it is acknowledged; if its deadline passes
+//! first, it is delivered again (at-least-once delivery), its delivery count one higher,
+//! or — past the configured number of deliveries — handed back as a dead letter.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+/// A message in a mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Its id in the mailbox, increasing in the order messages were sent.
+    pub id: u64,
+    /// Who sent it (a name the sender gives; receivers can filter by it).
+    pub source: String,
+    /// Its body.
+    pub body: Bytes,
+    /// How many times it has been delivered, this delivery included.
+    pub deliveries: u32,
+}
+
+/// What a full mailbox does to a sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// The sender waits for room (back-pressure).
+    Wait,
+    /// The send fails at once.
+    Reject,
+}
+
+/// The limits and timeouts of a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// The most messages held, waiting and in flight together.
+    pub capacity: usize,
+    /// What a send does when the mailbox is full.
+    pub when_full: WhenFull,
+    /// How long a delivered message waits for its acknowledgement before it is
+    /// delivered again.
+    pub visibility: Duration,
+    /// After this many deliveries without an acknowledgement a message becomes a dead
+    /// letter instead of being delivered again; `None`: delivered again forever.
+    pub max_deliveries: Option<u32>,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            capacity: 10_000,
+            when_full: WhenFull::Wait,
+            visibility: Duration::from_secs(30),
+            max_deliveries: None,
+        }
+    }
+}
+
+/// The sender's message did not fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+/// One mailbox's messages.
+#[derive(Debug)]
+pub struct Queue {
+    config: QueueConfig,
+    next_id: u64,
+    waiting: VecDeque<Message>,
+    in_flight: BTreeMap<u64, (Message, Instant)>,
+}
+
+impl Queue {
+    /// An empty queue.
+    pub fn new(config: QueueConfig) -> Self {
+        Queue { config, next_id: 1, waiting: VecDeque::new(), in_flight: BTreeMap::new() }
+    }
+
+    /// The queue's configuration.
+    pub fn config(&self) -> &QueueConfig {
+        &self.config
+    }
+
+    /// Messages waiting to be received.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Messages delivered and not yet acknowledged.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Adds a message; its id, or [`Full`].
+    pub fn offer(&mut self, source: &str, body: Bytes) -> Result<u64, Full> {
+        if self.waiting.len() + self.in_flight.len() >= self.config.capacity {
+            return Err(Full);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.waiting.push_back(Message { id, source: source.to_owned(), body, deliveries: 0 });
+        Ok(id)
+    }
+
+    /// Delivers the oldest waiting message (from `source`, if given) at `now`: it goes
+    /// in flight until `now` + the visibility timeout.
+    pub fn take(&mut self, now: Instant, source: Option<&str>) -> Option<Message> {
+        let at = self.waiting.iter().position(|m| source.map_or(true, |s| m.source == s))?;
+        let mut message = self.waiting.remove(at)?;
+        message.deliveries += 1;
+        self.in_flight.insert(message.id, (message.clone(), now + self.config.visibility));
+        Some(message)
+    }
+
+    /// Acknowledges a delivered message: it is gone. False if it was not in flight (its
+    /// deadline passed and it was delivered again, or it was acknowledged already).
+    pub fn ack(&mut self, id: u64) -> bool {
+        self.in_flight.remove(&id).is_some()
+    }
+
+    /// Gives a delivered message back unprocessed: it waits again, first in line.
+    pub fn release(&mut self, id: u64) -> bool {
+        match self.in_flight.remove(&id) {
+            Some((message, _)) => {
+                self.waiting.push_front(message);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Puts the messages whose deadline has passed back in line (first, oldest first);
+    /// returns those past their last delivery: the dead letters.
+    pub fn expire(&mut self, now: Instant) -> Vec<Message> {
+        let expired: Vec<u64> = self.in_flight.iter().filter(|(_, (_, due))| *due <= now).map(|(id, _)| *id).collect();
+        let mut dead = Vec::new();
+        for id in expired.into_iter().rev() {
+            let Some((message, _)) = self.in_flight.remove(&id) else { continue };
+            if self.config.max_deliveries.is_some_and(|max| message.deliveries >= max) {
+                dead.push(message);
+            } else {
+                self.waiting.push_front(message);
+            }
+        }
+        dead.reverse();
+        dead
+    }
+
+    /// When the next in-flight message's deadline passes.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.in_flight.values().map(|(_, due)| *due).min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(capacity: usize, max_deliveries: Option<u32>) -> Queue {
+        Queue::new(QueueConfig {
+            capacity,
+            when_full: WhenFull::Reject,
+            visibility: Duration::from_secs(10),
+            max_deliveries,
+        })
+    }
+
+    fn body(text: &'static str) -> Bytes {
+        Bytes::from_static(text.as_bytes())
+    }
+
+    #[test]
+    fn messages_come_out_in_order_and_can_be_filtered_by_source() {
+        let now = Instant::now();
+        let mut q = queue(10, None);
+        q.offer("a", body("1")).unwrap();
+        q.offer("b", body("2")).unwrap();
+        q.offer("a", body("3")).unwrap();
+        assert_eq!(q.take(now, Some("b")).unwrap().body, body("2"));
+        assert_eq!(q.take(now, None).unwrap().body, body("1"));
+        assert_eq!(q.take(now, Some("a")).unwrap().body, body("3"));
+        assert_eq!(q.take(now, None), None);
+        assert_eq!(q.in_flight(), 3);
+    }
+
+    #[test]
+    fn an_unacknowledged_message_comes_back_after_its_deadline() {
+        let now = Instant::now();
+        let mut q = queue(10, None);
+        let id = q.offer("a", body("x")).unwrap();
+        let first = q.take(now, None).unwrap();
+        assert_eq!((first.id, first.deliveries), (id, 1));
+        assert!(q.expire(now + Duration::from_secs(9)).is_empty());
+        assert_eq!(q.take(now, None), None, "still in flight");
+        assert!(q.expire(now + Duration::from_secs(10)).is_empty());
+        let again = q.take(now + Duration::from_secs(10), None).unwrap();
+        assert_eq!((again.id, again.deliveries), (id, 2));
+        assert!(q.ack(id));
+        assert!(!q.ack(id), "acknowledged once");
+        assert!(q.expire(now + Duration::from_secs(100)).is_empty());
+        assert_eq!((q.waiting(), q.in_flight()), (0, 0));
+    }
+
+    #[test]
+    fn past_its_last_delivery_a_message_is_a_dead_letter() {
+        let now = Instant::now();
+        let mut q = queue(10, Some(2));
+        q.offer("a", body("x")).unwrap();
+        q.take(now, None).unwrap();
+        assert!(q.expire(now + Duration::from_secs(10)).is_empty());
+        q.take(now + Duration::from_secs(10), None).unwrap();
+        let dead = q.expire(now + Duration::from_secs(20));
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].deliveries, 2);
+        assert_eq!((q.waiting(), q.in_flight()), (0, 0));
+    }
+
+    #[test]
+    fn the_queue_is_bounded_and_released_messages_go_first() {
+        let now = Instant::now();
+        let mut q = queue(2, None);
+        q.offer("a", body("1")).unwrap();
+        q.offer("a", body("2")).unwrap();
+        assert_eq!(q.offer("a", body("3")), Err(Full));
+        let one = q.take(now, None).unwrap();
+        assert_eq!(q.offer("a", body("3")), Err(Full), "in flight still counts");
+        assert!(q.release(one.id));
+        assert_eq!(q.take(now, None).unwrap().id, one.id, "a released message goes first");
+        assert!(q.ack(one.id));
+        assert!(q.offer("a", body("3")).is_ok());
+    }
+}

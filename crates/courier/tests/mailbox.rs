@@ -1,0 +1,134 @@
+//! Mailboxes in process: asynchronous and synchronous send; non-blocking, waiting,
+//! timed and event-driven receive, by source; acknowledgement, redelivery after the
+//! visibility timeout, dead letters; bounded queues; competing receivers.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use courier::mailbox::{Mailbox, QueueConfig, SendError, WhenFull};
+use futures_util::StreamExt;
+
+fn config() -> QueueConfig {
+    QueueConfig {
+        capacity: 100,
+        when_full: WhenFull::Wait,
+        visibility: Duration::from_millis(200),
+        max_deliveries: None,
+    }
+}
+
+fn text(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+#[tokio::test]
+async fn every_receive_mode_and_the_source_filter() {
+    let mailbox = Mailbox::new("inbox", config());
+    assert!(mailbox.try_receive(None).is_none(), "non-blocking: nothing yet");
+    assert!(mailbox.receive_timeout(None, Duration::from_millis(50)).await.is_none(), "timed: nothing came");
+    mailbox.send("alice", text("1")).await.unwrap();
+    mailbox.send("bob", text("2")).await.unwrap();
+    mailbox.send("alice", text("3")).await.unwrap();
+    let from_bob = mailbox.try_receive(Some("bob")).unwrap();
+    assert_eq!(from_bob.message().body, text("2"));
+    assert!(from_bob.ack());
+    let waiting = mailbox.receive(None).await;
+    assert_eq!(waiting.message().body, text("1"));
+    assert!(waiting.ack());
+    // A receiver blocked in `receive` wakes when a message arrives.
+    let receiver = tokio::spawn({
+        let mailbox = mailbox.clone();
+        async move {
+            let first = mailbox.receive(Some("carol")).await;
+            let body = first.message().body.clone();
+            first.ack();
+            body
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    mailbox.send("carol", text("4")).await.unwrap();
+    assert_eq!(receiver.await.unwrap(), text("4"));
+    // Event-driven: a stream of deliveries.
+    let mut stream = Box::pin(mailbox.deliveries(None));
+    let next = stream.next().await.unwrap();
+    assert_eq!(next.message().body, text("3"));
+    next.ack();
+    assert_eq!(mailbox.depth(), (0, 0));
+}
+
+#[tokio::test]
+async fn a_synchronous_send_returns_when_a_receiver_takes_the_message() {
+    let mailbox = Mailbox::new("rendezvous", config());
+    let sender = tokio::spawn({
+        let mailbox = mailbox.clone();
+        async move { mailbox.send_sync("s", text("hello")).await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!sender.is_finished(), "returned before anyone took the message");
+    let delivery = mailbox.receive(None).await;
+    let id = sender.await.unwrap();
+    assert_eq!(delivery.message().id, id);
+    delivery.ack();
+}
+
+#[tokio::test]
+async fn unacknowledged_messages_come_back_and_end_as_dead_letters() {
+    let dead = Mailbox::new("dead", config());
+    let mailbox = Mailbox::with_dead_letters("work", QueueConfig { max_deliveries: Some(2), ..config() }, dead.clone());
+    mailbox.send("s", text("job")).await.unwrap();
+    let first = mailbox.receive(None).await;
+    assert_eq!(first.message().deliveries, 1);
+    drop(first); // processing failed: no acknowledgement
+    let second = mailbox.receive(None).await; // after the visibility timeout
+    assert_eq!((second.message().body.clone(), second.message().deliveries), (text("job"), 2));
+    drop(second);
+    let letter = dead.receive_timeout(None, Duration::from_secs(2)).await.expect("a dead letter");
+    assert_eq!(letter.message().body, text("job"));
+    assert!(mailbox.try_receive(None).is_none());
+    assert_eq!(mailbox.depth(), (0, 0));
+}
+
+#[tokio::test]
+async fn a_full_mailbox_refuses_or_holds_its_senders() {
+    let refusing = Mailbox::new("small", QueueConfig { capacity: 1, when_full: WhenFull::Reject, ..config() });
+    refusing.send("s", text("1")).await.unwrap();
+    assert_eq!(refusing.send("s", text("2")).await, Err(SendError::Full("small".into())));
+    let holding = Mailbox::new("small", QueueConfig { capacity: 1, ..config() });
+    holding.send("s", text("1")).await.unwrap();
+    let blocked = tokio::spawn({
+        let holding = holding.clone();
+        async move { holding.send("s", text("2")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!blocked.is_finished(), "a full mailbox let a sender through");
+    holding.receive(None).await.ack();
+    blocked.await.unwrap().unwrap();
+    assert_eq!(holding.receive(None).await.message().body, text("2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn competing_receivers_share_the_messages() {
+    let mailbox = Mailbox::new("jobs", QueueConfig { capacity: 1000, ..config() });
+    let receivers: Vec<_> = (0..4)
+        .map(|_| {
+            let mailbox = mailbox.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(delivery) = mailbox.receive_timeout(None, Duration::from_millis(300)).await {
+                    got.push(delivery.message().id);
+                    delivery.ack();
+                }
+                got
+            })
+        })
+        .collect();
+    for i in 0..1000 {
+        mailbox.send("producer", text(&i.to_string())).await.unwrap();
+    }
+    let mut all: Vec<u64> = Vec::new();
+    for receiver in receivers {
+        all.extend(receiver.await.unwrap());
+    }
+    all.sort_unstable();
+    assert_eq!(all, (1..=1000).collect::<Vec<u64>>(), "each message went to exactly one receiver");
+}
