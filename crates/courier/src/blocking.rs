@@ -1,6 +1,8 @@
-//! The blocking face of the client: the seeds' synchronous `doOperation` for programs
-//! that do not use async. Each method is one `block_on` of the async [`rpc::Client`]
-//! on a private current-thread runtime; no logic is repeated here.
+//! The blocking faces of courier, for programs that do not use async: the client (the
+//! seeds' synchronous `doOperation`) and mailboxes (blocking send and receive). Each
+//! method is one `block_on` of the async original; no logic is repeated here. A client
+//! has a private current-thread runtime; mailboxes, which threads share, run on one
+//! small runtime of the process (its worker also redelivers unacknowledged messages).
 //!
 //! ```no_run
 //! let client = courier::blocking::Client::connect(&"udp://127.0.0.1:7111".parse().unwrap(), Default::default()).unwrap();
@@ -16,6 +18,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::runtime::Runtime;
 
+use crate::mailbox::{self, Delivery, SendError};
 use crate::rpc::{self, CallError, CallOptions, ClientConfig, ProcId};
 use crate::transport::Endpoint;
 
@@ -53,5 +56,70 @@ impl Client {
     /// Calls NULL.
     pub fn null(&self, prog: u32, vers: u32) -> Result<(), CallError> {
         self.runtime.block_on(self.inner.null(prog, vers))
+    }
+}
+
+/// The runtime of the blocking mailboxes: one worker thread, made on first use.
+fn mailbox_runtime() -> &'static Runtime {
+    static RUNTIME: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("courier-mailboxes")
+            .enable_all()
+            .build()
+            .expect("cannot start the mailboxes' runtime")
+    })
+}
+
+/// A mailbox with blocking send and receive; clones are handles on the same mailbox,
+/// to share between threads. [`blocking::Mailbox::from`](From) wraps an async one.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    inner: mailbox::Mailbox,
+}
+
+impl From<mailbox::Mailbox> for Mailbox {
+    fn from(inner: mailbox::Mailbox) -> Self {
+        Mailbox { inner }
+    }
+}
+
+impl Mailbox {
+    /// A new mailbox.
+    pub fn new(name: &str, config: mailbox::QueueConfig) -> Mailbox {
+        Mailbox { inner: mailbox::Mailbox::new(name, config) }
+    }
+
+    /// The async face of the same mailbox.
+    pub fn as_async(&self) -> &mailbox::Mailbox {
+        &self.inner
+    }
+
+    /// Asynchronous send (returns once queued), blocking while the mailbox is full if
+    /// so configured.
+    pub fn send(&self, source: &str, body: Bytes) -> Result<u64, SendError> {
+        mailbox_runtime().block_on(self.inner.send(source, body))
+    }
+
+    /// Synchronous send: blocks until a receiver has taken the message.
+    pub fn send_sync(&self, source: &str, body: Bytes) -> Result<u64, SendError> {
+        mailbox_runtime().block_on(self.inner.send_sync(source, body))
+    }
+
+    /// Non-blocking receive.
+    pub fn try_receive(&self, source: Option<&str>) -> Option<Delivery> {
+        let _runtime = mailbox_runtime().enter();
+        self.inner.try_receive(source)
+    }
+
+    /// Blocking receive.
+    pub fn receive(&self, source: Option<&str>) -> Delivery {
+        mailbox_runtime().block_on(self.inner.receive(source))
+    }
+
+    /// Blocking receive, for at most `timeout`.
+    pub fn receive_timeout(&self, source: Option<&str>, timeout: std::time::Duration) -> Option<Delivery> {
+        mailbox_runtime().block_on(self.inner.receive_timeout(source, timeout))
     }
 }

@@ -132,3 +132,32 @@ async fn competing_receivers_share_the_messages() {
     all.sort_unstable();
     assert_eq!(all, (1..=1000).collect::<Vec<u64>>(), "each message went to exactly one receiver");
 }
+
+#[test]
+fn threads_send_and_receive_through_the_blocking_face() {
+    let mailbox = courier::blocking::Mailbox::new("threads", config());
+    let consumer = std::thread::spawn({
+        let mailbox = mailbox.clone();
+        move || {
+            let mut got = Vec::new();
+            while let Some(delivery) = mailbox.receive_timeout(None, Duration::from_millis(300)) {
+                got.push(delivery.message().body.clone());
+                delivery.ack();
+            }
+            got
+        }
+    });
+    for i in 0..3 {
+        mailbox.send("producer", text(&i.to_string())).unwrap();
+    }
+    // A synchronous send blocks until the consumer takes it.
+    mailbox.send_sync("producer", text("last")).unwrap();
+    assert_eq!(consumer.join().unwrap(), [text("0"), text("1"), text("2"), text("last")]);
+    assert!(mailbox.try_receive(None).is_none());
+    // An unacknowledged message comes back, with no async code in sight.
+    mailbox.send("producer", text("again")).unwrap();
+    drop(mailbox.receive(None));
+    let again = mailbox.receive(None);
+    assert_eq!(again.message().deliveries, 2);
+    again.ack();
+}
