@@ -12,8 +12,12 @@
 //! it is delivered again after the visibility timeout, and after the configured number
 //! of deliveries it goes to the dead-letter mailbox, if there is one. A full mailbox
 //! makes senders wait or refuses them, as configured.
+//!
+//! [`store`] holds what durable mailboxes will keep on disk: the `Store` trait, the
+//! embedded redb store and group commit.
 
 pub mod queue;
+pub mod store;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
