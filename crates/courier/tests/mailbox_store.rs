@@ -73,3 +73,36 @@ async fn concurrent_durable_appends_share_transactions() {
     drop(store);
     assert_eq!(RedbStore::open(&path).unwrap().load("q").unwrap().len(), 256);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_mailbox_keeps_unacknowledged_messages_across_a_restart() {
+    use courier::mailbox::{Mailbox, QueueConfig};
+    let path = scratch("store-mailbox");
+    {
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&path).unwrap());
+        let mailbox = Mailbox::durable("orders", QueueConfig::default(), store.clone()).unwrap();
+        for body in ["one", "two", "three"] {
+            mailbox.send_durable("shop", Bytes::from(body)).await.unwrap();
+        }
+        let first = mailbox.receive(None).await;
+        assert_eq!(first.message().body, Bytes::from("one"));
+        assert!(first.ack());
+        let _unacknowledged = mailbox.receive(None).await; // taken, never acknowledged
+                                                           // The acknowledged one leaves the store (in the background).
+        let start = std::time::Instant::now();
+        while store.load("orders").unwrap().len() != 2 {
+            assert!(start.elapsed() < std::time::Duration::from_secs(5), "the acknowledged message stayed");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    // Restarted: both unacknowledged messages wait again, in order; new ids follow.
+    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&path).unwrap());
+    let mailbox = Mailbox::durable("orders", QueueConfig::default(), store).unwrap();
+    assert_eq!(mailbox.depth(), (2, 0));
+    let two = mailbox.try_receive(None).unwrap();
+    let three = mailbox.try_receive(None).unwrap();
+    assert_eq!((two.message().body.clone(), three.message().body.clone()), (Bytes::from("two"), Bytes::from("three")));
+    assert!(mailbox.send_durable("shop", Bytes::from("four")).await.unwrap() > three.message().id);
+    two.ack();
+    three.ack();
+}

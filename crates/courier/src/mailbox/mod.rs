@@ -36,6 +36,10 @@ pub enum SendError {
     /// The mailbox is full and refuses senders (`WhenFull::Reject`).
     #[error("mailbox `{0}` is full")]
     Full(String),
+    /// A durable send could not persist its message (a full disk, say): the message
+    /// may be delivered but is not durable.
+    #[error("mailbox `{0}`: the message could not be persisted: {1}")]
+    Store(String, String),
 }
 
 /// A mailbox; clones are handles on the same mailbox.
@@ -53,6 +57,8 @@ struct Shared {
     /// Room freed: waiting senders look again.
     room: Notify,
     dead_letters: Option<Mailbox>,
+    /// Where durable sends persist their messages, if anywhere.
+    store: Option<Durable>,
     /// The task that puts unacknowledged messages back in line when their visibility
     /// timeout passes (and moves dead letters out), started by the first delivery.
     reaper: std::sync::OnceLock<tokio::task::JoinHandle<()>>,
@@ -71,6 +77,18 @@ struct State {
     queue: Queue,
     /// Synchronous senders waiting for their message to be taken, by message id.
     takers: std::collections::HashMap<u64, oneshot::Sender<()>>,
+}
+
+/// A mailbox's store, with group commit in front.
+struct Durable {
+    store: Arc<dyn store::Store>,
+    group: store::GroupCommit,
+}
+
+impl std::fmt::Debug for Durable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Durable").finish_non_exhaustive()
+    }
 }
 
 /// A received message, to acknowledge once processed.
@@ -92,6 +110,9 @@ impl Delivery {
     pub fn ack(self) -> bool {
         let acked = self.mailbox.lock().queue.ack(self.message.id);
         self.mailbox.shared.room.notify_waiters();
+        if acked {
+            self.mailbox.forget(&[self.message.id]);
+        }
         acked
     }
 
@@ -114,14 +135,32 @@ impl Mailbox {
         Mailbox::build(name, config, Some(dead_letters))
     }
 
+    /// A durable mailbox: its messages sent with [`Mailbox::send_durable`] are kept in
+    /// `store` until acknowledged, and those already there are waiting again, oldest
+    /// first. Blocks on the disk while it loads them.
+    pub fn durable(name: &str, config: QueueConfig, store: Arc<dyn store::Store>) -> std::io::Result<Mailbox> {
+        let messages = store
+            .load(name)?
+            .into_iter()
+            .map(|r| Message { id: r.id, source: r.source, body: r.body, deliveries: 0 })
+            .collect();
+        let group = store::GroupCommit::new(store.clone());
+        Ok(Mailbox::assemble(name, Queue::restore(config, messages), None, Some(Durable { store, group })))
+    }
+
     fn build(name: &str, config: QueueConfig, dead_letters: Option<Mailbox>) -> Mailbox {
-        let state = State { queue: Queue::new(config), takers: Default::default() };
+        Mailbox::assemble(name, Queue::new(config), dead_letters, None)
+    }
+
+    fn assemble(name: &str, queue: Queue, dead_letters: Option<Mailbox>, store: Option<Durable>) -> Mailbox {
+        let state = State { queue, takers: Default::default() };
         let shared = Shared {
             name: name.to_owned(),
             state: Mutex::new(state),
             arrived: Notify::new(),
             room: Notify::new(),
             dead_letters,
+            store,
             reaper: std::sync::OnceLock::new(),
         };
         Mailbox { shared: Arc::new(shared) }
@@ -146,6 +185,34 @@ impl Mailbox {
     /// first, or failing, when the mailbox is full, as configured).
     pub async fn send(&self, source: &str, body: Bytes) -> Result<u64, SendError> {
         self.offer(source, body, None).await
+    }
+
+    /// Durable send: returns the message's id once it is persisted in the mailbox's
+    /// store (synced to disk; concurrent durable sends share a sync). On a mailbox
+    /// without a store it is an asynchronous send.
+    pub async fn send_durable(&self, source: &str, body: Bytes) -> Result<u64, SendError> {
+        let id = self.offer(source, body.clone(), None).await?;
+        if let Some(durable) = &self.shared.store {
+            let record = store::Record { mailbox: self.shared.name.clone(), id, source: source.to_owned(), body };
+            durable
+                .group
+                .append(record)
+                .await
+                .map_err(|e| SendError::Store(self.shared.name.clone(), e.to_string()))?;
+        }
+        Ok(id)
+    }
+
+    /// Removes acknowledged (or dead) messages from the store, in the background: a
+    /// removal lost in a crash only means a redelivery after the restart.
+    fn forget(&self, ids: &[u64]) {
+        let (Some(durable), Ok(runtime)) = (&self.shared.store, tokio::runtime::Handle::try_current()) else { return };
+        let (store, name, ids) = (durable.store.clone(), self.shared.name.clone(), ids.to_vec());
+        runtime.spawn_blocking(move || {
+            if let Err(e) = store.remove(&name, &ids) {
+                tracing::warn!(mailbox = %name, error = %e, "cannot forget acknowledged messages");
+            }
+        });
     }
 
     /// Synchronous send: returns once a receiver has taken the message (the seeds'
@@ -192,6 +259,7 @@ impl Mailbox {
         if dead.is_empty() {
             return;
         }
+        self.forget(&dead.iter().map(|m| m.id).collect::<Vec<_>>());
         self.shared.room.notify_waiters();
         if let Some(dead_letters) = &self.shared.dead_letters {
             let mut target = dead_letters.lock();

@@ -79,6 +79,14 @@ impl Queue {
         Queue { config, next_id: 1, waiting: VecDeque::new(), in_flight: BTreeMap::new() }
     }
 
+    /// A queue holding `messages` again (as reloaded from a store), oldest first; new
+    /// messages get ids after theirs. Capacity does not apply to them: they were
+    /// accepted before.
+    pub fn restore(config: QueueConfig, messages: Vec<Message>) -> Self {
+        let next_id = messages.iter().map(|m| m.id + 1).max().unwrap_or(1);
+        Queue { config, next_id, waiting: messages.into(), in_flight: BTreeMap::new() }
+    }
+
     /// The queue's configuration.
     pub fn config(&self) -> &QueueConfig {
         &self.config
