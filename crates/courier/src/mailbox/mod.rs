@@ -13,8 +13,8 @@
 //! of deliveries it goes to the dead-letter mailbox, if there is one. A full mailbox
 //! makes senders wait or refuses them, as configured.
 //!
-//! [`store`] holds what durable mailboxes will keep on disk: the `Store` trait, the
-//! embedded redb store and group commit.
+//! A durable mailbox ([`Mailbox::durable`]) keeps the messages of durable sends in a
+//! [`store`] until they are acknowledged. See `docs/mailboxes.md`.
 
 pub mod queue;
 pub mod store;
