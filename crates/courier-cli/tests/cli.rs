@@ -312,3 +312,16 @@ fn lookup_and_ls_objects_read_the_nodes_name_registry() {
     let reference_43 = ObjectRef { object: 43, ..reference }.to_string();
     assert_eq!(lines, [vec!["more/people".to_owned(), reference_43], vec!["people".to_owned(), reference.to_string()]]);
 }
+
+#[test]
+fn idl_wire_prints_a_remote_object_program_for_rpcgen() {
+    let x = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/idl-corpus/x/accounts.x");
+    let out = Command::new(COURIER).args(["idl", "wire", x]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("struct object_key {"), "{text}");
+    assert!(text.contains("accounts_deposit_reply DEPOSIT(object_key, unsigned int) = 1;"), "{text}");
+    // `fmt` leaves the program as written.
+    let out = Command::new(COURIER).args(["idl", "fmt", x]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unsigned int DEPOSIT(unsigned int) = 1;"));
+}
