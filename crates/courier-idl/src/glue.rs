@@ -155,16 +155,10 @@ fn proxy(glue: &Glue) -> TokenStream {
     let service = &glue.service;
     let methods = glue.procedures.iter().filter(|p| p.served).map(|p| {
         let Procedure { method, number_const, docs, result, idempotent, .. } = p;
-        let names: Vec<&Ident> = p.args.iter().map(|(n, _)| n).collect();
-        let types: Vec<&TokenStream> = p.args.iter().map(|(_, t)| t).collect();
-        let encoded = match names.len() {
-            0 => quote! { &() },
-            1 => quote! { #(#names)* },
-            _ => quote! { &(#(#names),*) },
-        };
+        let (params, encoded) = caller_args(p);
         quote! {
             #docs
-            pub async fn #method(&self, #(#names: &#types),*) -> Result<#result, ::courier::object::ObjectError> {
+            pub async fn #method(&self, #params) -> Result<#result, ::courier::object::ObjectError> {
                 self.0.invoke(#number_const, #encoded, &::courier::rpc::CallOptions::idempotent(#idempotent)).await
             }
         }
@@ -226,8 +220,9 @@ fn proxy(glue: &Glue) -> TokenStream {
     }
 }
 
-fn client_method(p: &Procedure) -> TokenStream {
-    let Procedure { method, number_const, docs, result, .. } = p;
+/// A caller's side of a procedure: the method's parameters (each argument by reference)
+/// and the expression that encodes the arguments.
+fn caller_args(p: &Procedure) -> (TokenStream, TokenStream) {
     let names: Vec<&Ident> = p.args.iter().map(|(n, _)| n).collect();
     let types: Vec<&TokenStream> = p.args.iter().map(|(_, t)| t).collect();
     // Several arguments travel one after another: as a tuple, the same bytes.
@@ -236,11 +231,17 @@ fn client_method(p: &Procedure) -> TokenStream {
         1 => quote! { #(#names)* },
         _ => quote! { &(#(#names),*) },
     };
+    (quote! { #(#names: &#types),* }, encoded)
+}
+
+fn client_method(p: &Procedure) -> TokenStream {
+    let Procedure { method, number_const, docs, result, .. } = p;
+    let (params, encoded) = caller_args(p);
     // An idempotent procedure needs no history of replies: it is called at-least-once.
     let idempotent = p.idempotent;
     quote! {
         #docs
-        pub async fn #method(&self, #(#names: &#types),*) -> Result<#result, ::courier::rpc::CallError> {
+        pub async fn #method(&self, #params) -> Result<#result, ::courier::rpc::CallError> {
             let proc = ::courier::rpc::ProcId { prog: PROGRAM, vers: VERSION, proc: #number_const };
             self.0.call_with(proc, #encoded, &::courier::rpc::CallOptions::idempotent(#idempotent)).await
         }

@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::sync::lock;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -94,7 +95,7 @@ impl UdpRelay {
 
     /// What the relay has done so far.
     pub fn tally(&self) -> Tally {
-        *self.tally.lock().unwrap_or_else(|e| e.into_inner())
+        *lock(&self.tally)
     }
 }
 
@@ -111,7 +112,7 @@ async fn run(shared: Arc<Shared>) {
     let mut buf = vec![0u8; 65_536];
     loop {
         let Ok((n, client)) = shared.front.recv_from(&mut buf).await else { continue };
-        shared.tally.lock().unwrap_or_else(|e| e.into_inner()).from_clients += 1;
+        lock(&shared.tally).from_clients += 1;
         let upstream = match upstreams.get(&client) {
             Some((socket, _)) => socket.clone(),
             None => {
@@ -145,7 +146,7 @@ async fn replies(shared: Arc<Shared>, upstream: Arc<UdpSocket>, client: SocketAd
     let mut buf = vec![0u8; 65_536];
     loop {
         let Ok((n, _)) = upstream.recv_from(&mut buf).await else { continue };
-        shared.tally.lock().unwrap_or_else(|e| e.into_inner()).from_server += 1;
+        lock(&shared.tally).from_server += 1;
         let datagram = buf[..n].to_vec();
         let relay = shared.clone();
         forward(&shared, datagram, move |d| {
@@ -168,12 +169,12 @@ struct Fate {
 impl Faults {
     /// Draws one message's fate and counts it.
     fn draw(&self, rng: &Mutex<SmallRng>, tally: &Mutex<Tally>) -> Fate {
-        let mut rng = rng.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rng = lock(rng);
         let dropped = rng.random_bool(self.loss.clamp(0.0, 1.0));
         let copies = if rng.random_bool(self.duplication.clamp(0.0, 1.0)) { 2 } else { 1 };
         let max = self.max_delay.as_micros() as u64;
         let delays: Vec<u64> = (0..copies).map(|_| if max == 0 { 0 } else { rng.random_range(0..=max) }).collect();
-        let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
+        let mut tally = lock(tally);
         if dropped {
             tally.dropped += 1;
         } else {
@@ -253,7 +254,7 @@ impl TcpRelay {
 
     /// What the relay has done so far.
     pub fn tally(&self) -> Tally {
-        *self.shared.tally.lock().unwrap_or_else(|e| e.into_inner())
+        *lock(&self.shared.tally)
     }
 
     /// Breaks every connection now; new ones are relayed as before.
@@ -330,7 +331,7 @@ where
     loop {
         let Some(record) = read_record(&mut from).await else { return };
         {
-            let mut tally = shared.tally.lock().unwrap_or_else(|e| e.into_inner());
+            let mut tally = lock(&shared.tally);
             if from_client {
                 tally.from_clients += 1;
             } else {

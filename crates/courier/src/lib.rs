@@ -36,6 +36,7 @@ pub mod diag;
 pub mod mailbox;
 pub mod object;
 pub mod rpc;
+mod sync;
 pub mod transport;
 
 #[doc(hidden)]

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use courier::object::{lease, LeaseConfig, ObjectError, ObjectRef, ObjectTable, Proxy};
 use courier::rpc::{CallOptions, Client, ClientConfig, Procedures, Server};
 use courier::transport::Endpoint;
+use courier_test_support::HelperProcess;
 
 const COUNTER: u32 = 0x2000_6700;
 const LEASES: LeaseConfig = LeaseConfig { duration: Duration::from_millis(300), grace: Duration::from_millis(400) };
@@ -127,25 +128,14 @@ async fn a_killed_clients_objects_are_collected_when_its_leases_run_out() {
     let config = LeaseConfig { duration: Duration::from_secs(2), grace: Duration::from_secs(2) };
     let (table, _listening, _client) = serve(config).await;
     let refs: Vec<String> = (0..1000).map(|_| table.export_leased(COUNTER, 1, counter()).to_string()).collect();
-    let mut holder = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "lease_holder_process", "--nocapture"])
-        .env("COURIER_LEASE_REFS", refs.join("\n"))
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(holder.stdout.take().unwrap()));
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if line == "held" {
-            break;
-        }
-    }
+    let refs = refs.join("\n");
+    let mut holder = HelperProcess::start("lease_holder_process", &[("COURIER_LEASE_REFS", &refs)]);
+    holder.wait_for(|line| (line == "held").then_some(()));
     // Past the grace period, only the leases keep the objects.
     tokio::time::sleep(config.grace + config.duration).await;
     assert_eq!(table.collected(), 0, "objects were collected while their client lived");
-    holder.start_kill().unwrap(); // SIGKILL
     let killed = Instant::now();
-    holder.wait().await.unwrap();
+    holder.kill(); // SIGKILL
     until(config.duration * 3, || table.collected() == 1000).await;
     let took = killed.elapsed();
     assert!(took >= config.duration / 2, "collected {took:?} after the kill: before the leases could run out");

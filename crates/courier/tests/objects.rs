@@ -362,32 +362,22 @@ async fn object_server_process() {
 }
 
 /// Starts `object_server_process` on `port`; returns the process and its object.
-async fn object_server_process_on(port: u16) -> (tokio::process::Child, ObjectRef) {
-    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "object_server_process", "--nocapture"])
-        .env("COURIER_OBJECTS_PORT", port.to_string())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(child.stdout.take().unwrap()));
-    while let Some(line) = lines.next_line().await.unwrap() {
-        if let Ok(reference) = line.parse::<ObjectRef>() {
-            return (child, reference);
-        }
-    }
-    panic!("the object server printed no reference")
+fn object_server_process_on(port: u16) -> (courier_test_support::HelperProcess, ObjectRef) {
+    let port = port.to_string();
+    let mut server =
+        courier_test_support::HelperProcess::start("object_server_process", &[("COURIER_OBJECTS_PORT", &port)]);
+    let reference = server.wait_for(|line| line.parse::<ObjectRef>().ok());
+    (server, reference)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_server_process_answers_old_references_stale() {
-    let (mut first, old) = object_server_process_on(0).await;
+    let (mut first, old) = object_server_process_on(0);
     let client = Client::connect(&Endpoint::Tcp(old.addr), ClientConfig::default()).await.unwrap();
     let proxy = Proxy::new(client, old);
     assert_eq!(add(&proxy, 3).await.unwrap(), 3);
-    first.start_kill().unwrap(); // SIGKILL
-    first.wait().await.unwrap();
-    let (_second, new) = object_server_process_on(old.addr.port()).await;
+    first.kill(); // SIGKILL
+    let (_second, new) = object_server_process_on(old.addr.port());
     assert_eq!((new.addr, new.object), (old.addr, old.object), "same address, same object number");
     assert_ne!(new.incarnation, old.incarnation);
     // The old reference reaches the new process (the client reconnects) and is stale.

@@ -135,3 +135,48 @@ impl Drop for Rpcbind {
         let _ = self.child.wait();
     }
 }
+
+/// A process running one `#[ignore]`d test of the current test binary — the way a test
+/// gets a second process of its own code (a client to kill, a server to restart).
+/// Killed with SIGKILL when dropped.
+pub struct HelperProcess {
+    child: Child,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl HelperProcess {
+    /// Runs test `name` of this binary, with `env` added to its environment.
+    pub fn start(name: &str, env: &[(&str, &str)]) -> HelperProcess {
+        let exe = std::env::current_exe().expect("the test binary");
+        let mut child = Command::new(exe)
+            .args(["--ignored", "--exact", name, "--nocapture"])
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("run helper test {name}: {e}"));
+        let lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        HelperProcess { child, lines }
+    }
+
+    /// Reads the helper's output until `pick` accepts a line; returns what it made of it.
+    pub fn wait_for<T>(&mut self, mut pick: impl FnMut(&str) -> Option<T>) -> T {
+        for line in self.lines.by_ref() {
+            if let Some(found) = pick(&line.expect("the helper's output")) {
+                return found;
+            }
+        }
+        panic!("the helper process ended without the line awaited")
+    }
+
+    /// Kills it with SIGKILL and waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for HelperProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -17,6 +17,7 @@ use crate::rpc::server::BoxFuture;
 use crate::rpc::{
     encode_results, Call, CallError, CallOptions, Client, ClientConfig, Fault, Outcome, ProcId, ServerBuilder, Service,
 };
+use crate::sync::lock;
 use crate::transport::{Endpoint, Peer};
 
 /// The binder's service, shared by its three versions.
@@ -94,7 +95,7 @@ impl Binder {
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.table)
     }
 }
 

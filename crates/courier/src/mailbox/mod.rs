@@ -26,6 +26,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use tokio::sync::{oneshot, Notify};
 
+use crate::sync::lock;
 use queue::{Full, Queue};
 pub use queue::{Message, QueueConfig, WhenFull};
 
@@ -172,7 +173,7 @@ impl Mailbox {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.shared.state)
     }
 
     /// Messages waiting, and messages delivered but not acknowledged.

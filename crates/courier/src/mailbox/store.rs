@@ -17,6 +17,8 @@ use bytes::Bytes;
 use redb::{Database, TableDefinition};
 use tokio::sync::oneshot;
 
+use crate::sync::lock;
+
 /// One persisted message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -139,7 +141,7 @@ impl GroupCommit {
     pub async fn append(&self, record: Record) -> io::Result<()> {
         let (done, committed) = oneshot::channel();
         let start = {
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let mut pending = lock(&self.pending);
             pending.records.push(record);
             pending.waiters.push(done);
             !std::mem::replace(&mut pending.committing, true)
@@ -160,7 +162,7 @@ impl GroupCommit {
 fn commit_all(store: &dyn Store, pending: &Mutex<Pending>) {
     loop {
         let (records, waiters) = {
-            let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
+            let mut pending = lock(pending);
             if pending.records.is_empty() {
                 pending.committing = false;
                 return;

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use super::{ObjectKey, ObjectTable};
 use crate::rpc::{CallError, CallOptions, Client, ProcId, Procedures};
+use crate::sync::lock;
 
 /// The lease program's number.
 pub const PROGRAM: u32 = 0x2043_5203;
@@ -131,10 +132,6 @@ struct Renewer {
 
 /// The renewers of the clients that hold leases, by session id.
 static RENEWERS: LazyLock<Mutex<HashMap<u64, Weak<Renewer>>>> = LazyLock::new(Mutex::default);
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Asks the objects' server for leases; returns the milliseconds granted.
 async fn dirty(client: &Client, keys: &[ObjectKey], ms: u32) -> Result<u32, CallError> {

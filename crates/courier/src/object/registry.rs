@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ObjectRef;
 use crate::rpc::{CallError, CallOptions, Client, ProcId, Procedures};
+use crate::sync::lock;
 
 /// The registry's program number ("C R" 02, next to courier's diagnostic program).
 pub const PROGRAM: u32 = 0x2043_5202;
@@ -88,7 +89,7 @@ impl Registry {
     }
 
     fn names(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ObjectRef>> {
-        self.names.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.names)
     }
 
     /// Binds `name` to `reference`; with `replace`, a bound name is rebound.

@@ -40,6 +40,7 @@ use super::lease::{Holders, Lease, LeaseConfig};
 use super::ObjectRef;
 use crate::rpc::server::BoxFuture;
 use crate::rpc::{Call, CallError, CallOptions, Client, Fault, Outcome, ProcId, Service};
+use crate::sync::lock;
 
 /// The length of an encoded [`ObjectKey`].
 pub const OBJECT_KEY_LEN: usize = 16;
@@ -158,10 +159,6 @@ impl std::fmt::Debug for ObjectTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ObjectTable").field("incarnation", &self.incarnation).field("objects", &self.len()).finish()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl ObjectTable {

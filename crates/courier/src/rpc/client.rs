@@ -34,6 +34,7 @@ use super::connection::{self, ReadHalf, Wire, WriteHalf};
 use super::error::{CallError, ProcId};
 use super::msg::{AcceptStat, AuthStat, CallHeader, Message, MessageError, RejectStat, ReplyBody, ReplyHeader};
 use super::session::{self, CallStamp, ReplyStamp, Slots, NO_SLOT};
+use crate::sync::lock;
 use crate::transport::record;
 use crate::transport::{Endpoint, Outgoing};
 
@@ -203,10 +204,6 @@ impl Drop for Inner {
             Link::Datagram { .. } => {}
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Client {

@@ -24,6 +24,7 @@ use tokio::net::{tcp, unix, TcpStream, UnixStream};
 use tokio::sync::Notify;
 use tokio_util::codec::FramedRead;
 
+use crate::sync::lock;
 use crate::transport::record::{self, RecordDecoder};
 use crate::transport::{Endpoint, Outgoing};
 
@@ -126,7 +127,7 @@ impl Wire {
     }
 
     fn backlog(&self) -> std::sync::MutexGuard<'_, Backlog> {
-        self.backlog.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.backlog)
     }
 
     /// Sends a message: straight to the socket if nothing is queued and `direct`, else

@@ -44,6 +44,7 @@ use super::msg::{
 };
 use super::reply_cache::{CallKey, Limits, Lookup, ReplyCache, SlotTable};
 use super::session::{CallStamp, ReplyStamp, NO_SLOT};
+use crate::sync::lock;
 use crate::transport::record::{self, RecordDecoder, RecordError};
 use crate::transport::{write_loop, Endpoint, Outgoing, Peer};
 
@@ -660,10 +661,6 @@ impl History {
             History::Slot(table, client, slot, seq) => lock(&table).complete(client, slot, seq, outcome.clone()),
         }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Builds a [`Server`]: register services, then [`ServerBuilder::build`].

@@ -32,6 +32,7 @@ use bytes::{Bytes, BytesMut};
 use courier_xdr::{Decoder, Encoder};
 
 use super::auth::OpaqueAuth;
+use crate::sync::lock;
 
 /// The verifier flavor of courier's session stamps. Not registered with IANA: it is an
 /// unassigned number next to courier's program numbers (0x2043_52xx).
@@ -168,7 +169,7 @@ impl Slots {
 
     /// A slot for a call, or `None` when all `max` are in use.
     pub(crate) fn lease(&self) -> Option<SlotLease<'_>> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = lock(&self.state);
         let (slot, seq) = match state.free.pop() {
             Some(free) => free,
             None if state.made < self.max => {
@@ -183,7 +184,7 @@ impl Slots {
 
 impl Drop for SlotLease<'_> {
     fn drop(&mut self) {
-        let mut state = self.slots.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = lock(&self.slots.state);
         state.free.push((self.slot, self.seq.wrapping_add(1)));
     }
 }
