@@ -108,32 +108,49 @@ fn serve_stops_cleanly_on_sigterm() {
     }
 }
 
-#[test]
-fn chaos_relays_to_a_node_and_loses_what_it_is_told_to() {
-    let node = Node::start();
-    let server = node.addr("udp", false);
-    let relay = |loss: &str| {
+/// A `courier chaos` process started with `args` (stdin piped), the address it relays
+/// from (its first line: `relaying SCHEME://ADDR -> …`), and the rest of its output.
+struct Relay {
+    child: Child,
+    addr: String,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl Relay {
+    fn start(args: &[&str]) -> Relay {
         let mut child = Command::new(COURIER)
-            .args(["chaos", "--to", &server, "--loss", loss, "--seed", "7"])
+            .arg("chaos")
+            .args(args)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let line = lines.next().unwrap().unwrap();
-        let addr = line.split_whitespace().nth(1).unwrap().trim_start_matches("udp://").to_owned();
-        (child, addr)
-    };
-    let (mut clean, addr) = relay("0");
-    let (ok, out) = ping(&[&addr, "courier-diag", "1", "--udp"]);
-    assert!(ok, "{out}");
-    let (mut lossy, addr) = relay("1");
-    let (ok, out) = ping(&[&addr, "courier-diag", "1", "--udp", "--timeout", "0.5"]);
-    assert!(!ok && out.contains("timed out"), "{out}");
-    for child in [&mut clean, &mut lossy] {
-        let _ = child.kill();
-        let _ = child.wait();
+        let relayed = line.split_whitespace().nth(1).unwrap();
+        let addr = relayed.split_once("://").map_or(relayed, |(_, addr)| addr).to_owned();
+        Relay { child, addr, lines }
     }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn chaos_relays_to_a_node_and_loses_what_it_is_told_to() {
+    let node = Node::start();
+    let server = node.addr("udp", false);
+    let clean = Relay::start(&["--to", &server, "--loss", "0", "--seed", "7"]);
+    let (ok, out) = ping(&[&clean.addr, "courier-diag", "1", "--udp"]);
+    assert!(ok, "{out}");
+    let lossy = Relay::start(&["--to", &server, "--loss", "1", "--seed", "7"]);
+    let (ok, out) = ping(&[&lossy.addr, "courier-diag", "1", "--udp", "--timeout", "0.5"]);
+    assert!(!ok && out.contains("timed out"), "{out}");
 }
 
 #[test]
@@ -141,20 +158,12 @@ fn tcp_chaos_partitions_and_heals_on_command() {
     use std::io::Write;
     let node = Node::start();
     let server = node.addr("tcp", false);
-    let mut child = Command::new(COURIER)
-        .args(["chaos", "--tcp", "--to", &server])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.next().unwrap().unwrap();
-    let addr = line.split_whitespace().nth(1).unwrap().trim_start_matches("tcp://").to_owned();
-    let mut stdin = child.stdin.take().unwrap();
+    let mut relay = Relay::start(&["--tcp", "--to", &server]);
+    let addr = relay.addr.clone();
+    let mut stdin = relay.child.stdin.take().unwrap();
     let mut command = |word: &str| {
         writeln!(stdin, "{word}").unwrap();
-        while lines.next().unwrap().unwrap() != "ok" {}
+        while relay.lines.next().unwrap().unwrap() != "ok" {}
     };
     let (ok, out) = ping(&[&addr, "courier-diag", "1", "--tcp"]);
     assert!(ok, "{out}");
@@ -164,8 +173,6 @@ fn tcp_chaos_partitions_and_heals_on_command() {
     command("heal");
     let (ok, out) = ping(&[&addr, "courier-diag", "1", "--tcp"]);
     assert!(ok, "{out}");
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]

@@ -36,6 +36,14 @@ fn server(executions: &Executions, work: Duration) -> Server {
     Server::builder().register(PROG, 1, service).build()
 }
 
+/// Serves `server` on TCP behind a relay with `faults`; returns both.
+async fn behind_relay(server: &Server, faults: Faults) -> (courier::rpc::Listening, TcpRelay) {
+    let listening = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let Endpoint::Tcp(addr) = listening.endpoint().clone() else { unreachable!("TCP") };
+    let relay = TcpRelay::start("127.0.0.1:0".parse().unwrap(), addr, faults).await.unwrap();
+    (listening, relay)
+}
+
 fn config(session: bool) -> ClientConfig {
     ClientConfig {
         timeout: Duration::from_secs(10),
@@ -99,11 +107,9 @@ async fn the_next_call_on_a_slot_releases_the_previous_reply() {
 async fn calls_survive_broken_connections_and_run_at_most_once() {
     let executions = Executions::default();
     let server = server(&executions, Duration::from_millis(1));
-    let listening = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let Endpoint::Tcp(addr) = listening.endpoint().clone() else { unreachable!("TCP") };
     // 0.5 % of records lost, each breaking its connection; 5 % duplicated; delays.
     let faults = Faults { loss: 0.005, duplication: 0.05, max_delay: Duration::from_millis(2), seed: 7 };
-    let relay = TcpRelay::start("127.0.0.1:0".parse().unwrap(), addr, faults).await.unwrap();
+    let (_listening, relay) = behind_relay(&server, faults).await;
     let client = Client::connect(&Endpoint::Tcp(relay.addr()), config(true)).await.unwrap();
     let results = calls(&client, 0..2000, 32).await;
     let answered = at_most_once(&results, &executions);
@@ -118,9 +124,7 @@ async fn calls_survive_broken_connections_and_run_at_most_once() {
 async fn a_plain_client_does_not_resend_a_call_whose_connection_broke() {
     let executions = Executions::default();
     let server = server(&executions, Duration::from_millis(200));
-    let listening = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let Endpoint::Tcp(addr) = listening.endpoint().clone() else { unreachable!("TCP") };
-    let relay = TcpRelay::start("127.0.0.1:0".parse().unwrap(), addr, Faults::NONE).await.unwrap();
+    let (_listening, relay) = behind_relay(&server, Faults::NONE).await;
     let client = Client::connect(&Endpoint::Tcp(relay.addr()), config(false)).await.unwrap();
     let call = tokio::spawn({
         let client = client.clone();
@@ -139,9 +143,8 @@ async fn a_plain_client_does_not_resend_a_call_whose_connection_broke() {
 async fn a_partition_holds_calls_until_it_heals() {
     let executions = Executions::default();
     let server = server(&executions, Duration::from_millis(1));
-    let listening = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let Endpoint::Tcp(addr) = listening.endpoint().clone() else { unreachable!("TCP") };
-    let relay = Arc::new(TcpRelay::start("127.0.0.1:0".parse().unwrap(), addr, Faults::NONE).await.unwrap());
+    let (_listening, relay) = behind_relay(&server, Faults::NONE).await;
+    let relay = Arc::new(relay);
     let client = Client::connect(&Endpoint::Tcp(relay.addr()), config(true)).await.unwrap();
     let chaos = tokio::spawn({
         let relay = relay.clone();
