@@ -16,9 +16,14 @@
 //! A durable mailbox ([`Mailbox::durable`]) keeps the messages of durable sends in a
 //! [`store`] until they are acknowledged. See `docs/mailboxes.md`.
 
+pub mod post_office;
+pub mod protocol;
 pub mod queue;
+pub mod remote;
+mod stats;
 pub mod store;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,6 +34,8 @@ use tokio::sync::{oneshot, Notify};
 use crate::sync::lock;
 use queue::{Full, Queue};
 pub use queue::{Message, QueueConfig, WhenFull};
+pub use stats::MailboxStats;
+use stats::Meter;
 
 /// Why a send failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,8 +44,8 @@ pub enum SendError {
     /// The mailbox is full and refuses senders (`WhenFull::Reject`).
     #[error("mailbox `{0}` is full")]
     Full(String),
-    /// A durable send could not persist its message (a full disk, say): the message
-    /// may be delivered but is not durable.
+    /// A durable send could not persist its message (a full disk, say): the message was
+    /// not sent.
     #[error("mailbox `{0}`: the message could not be persisted: {1}")]
     Store(String, String),
 }
@@ -57,6 +64,8 @@ struct Shared {
     arrived: Notify,
     /// Room freed: waiting senders look again.
     room: Notify,
+    /// Receivers waiting in [`Mailbox::receive`] now.
+    receivers: AtomicUsize,
     dead_letters: Option<Mailbox>,
     /// Where durable sends persist their messages, if anywhere.
     store: Option<Durable>,
@@ -78,6 +87,9 @@ struct State {
     queue: Queue,
     /// Synchronous senders waiting for their message to be taken, by message id.
     takers: std::collections::HashMap<u64, oneshot::Sender<()>>,
+    sent: Meter,
+    received: Meter,
+    acknowledged: u64,
 }
 
 /// A mailbox's store, with group commit in front.
@@ -106,60 +118,89 @@ impl Delivery {
         &self.message
     }
 
-    /// Acknowledges the message: it is removed for good. False if it was too late (its
-    /// visibility timeout passed and it was delivered again).
+    /// Acknowledges the message: it is removed for good (from the store in the
+    /// background: a removal lost in a crash means one more delivery after the restart;
+    /// [`Delivery::ack_durable`] waits for it). False if it was too late (its visibility
+    /// timeout passed and it waits or was delivered again).
     pub fn ack(self) -> bool {
-        let acked = self.mailbox.lock().queue.ack(self.message.id);
-        self.mailbox.shared.room.notify_waiters();
-        if acked {
-            self.mailbox.forget(&[self.message.id]);
+        let Some(message) = self.mailbox.take_settled(self.message.id, self.message.deliveries) else { return false };
+        if message.durable {
+            self.mailbox.forget(vec![message.id]);
         }
-        acked
+        true
+    }
+
+    /// Acknowledges the message and, if it is persisted, returns once its removal from
+    /// the store is on disk too: it is never delivered again, even after a crash.
+    pub async fn ack_durable(self) -> std::io::Result<bool> {
+        self.mailbox.ack(self.message.id, self.message.deliveries).await
+    }
+
+    /// The message, letting the handle go: acknowledge it later by its receipt (id and
+    /// delivery number) with [`Mailbox::ack`] or [`Mailbox::release`], as the node does
+    /// for remote receivers.
+    pub fn into_message(self) -> Message {
+        self.message
     }
 
     /// Gives the message back unprocessed, for another delivery at once.
     pub fn release(self) -> bool {
-        let released = self.mailbox.lock().queue.release(self.message.id);
-        self.mailbox.shared.arrived.notify_waiters();
-        released
+        self.mailbox.release(self.message.id, self.message.deliveries)
     }
 }
 
 impl Mailbox {
     /// A new mailbox.
     pub fn new(name: &str, config: QueueConfig) -> Mailbox {
-        Mailbox::build(name, config, None)
+        Mailbox::assemble(name, Queue::new(config), None, None)
     }
 
     /// A new mailbox whose messages go to `dead_letters` after their last delivery.
     pub fn with_dead_letters(name: &str, config: QueueConfig, dead_letters: Mailbox) -> Mailbox {
-        Mailbox::build(name, config, Some(dead_letters))
+        Mailbox::assemble(name, Queue::new(config), Some(dead_letters), None)
     }
 
     /// A durable mailbox: its messages sent with [`Mailbox::send_durable`] are kept in
     /// `store` until acknowledged, and those already there are waiting again, oldest
     /// first. Blocks on the disk while it loads them.
     pub fn durable(name: &str, config: QueueConfig, store: Arc<dyn store::Store>) -> std::io::Result<Mailbox> {
+        Mailbox::open(name, config, Some(store), None)
+    }
+
+    /// A mailbox, durable when given a store (see [`Mailbox::durable`]), whose messages go
+    /// to `dead_letters`, if given, after their last delivery. Persisted messages stay
+    /// persisted as dead letters when the dead-letter mailbox is durable too.
+    pub fn open(
+        name: &str,
+        config: QueueConfig,
+        store: Option<Arc<dyn store::Store>>,
+        dead_letters: Option<Mailbox>,
+    ) -> std::io::Result<Mailbox> {
+        let Some(store) = store else { return Ok(Mailbox::assemble(name, Queue::new(config), dead_letters, None)) };
         let messages = store
             .load(name)?
             .into_iter()
-            .map(|r| Message { id: r.id, source: r.source, body: r.body, deliveries: 0 })
+            .map(|r| Message { id: r.id, source: r.source, body: r.body, deliveries: 0, durable: true })
             .collect();
         let group = store::GroupCommit::new(store.clone());
-        Ok(Mailbox::assemble(name, Queue::restore(config, messages), None, Some(Durable { store, group })))
-    }
-
-    fn build(name: &str, config: QueueConfig, dead_letters: Option<Mailbox>) -> Mailbox {
-        Mailbox::assemble(name, Queue::new(config), dead_letters, None)
+        Ok(Mailbox::assemble(name, Queue::restore(config, messages), dead_letters, Some(Durable { store, group })))
     }
 
     fn assemble(name: &str, queue: Queue, dead_letters: Option<Mailbox>, store: Option<Durable>) -> Mailbox {
-        let state = State { queue, takers: Default::default() };
+        let now = Instant::now();
+        let state = State {
+            queue,
+            takers: Default::default(),
+            sent: Meter::new(now),
+            received: Meter::new(now),
+            acknowledged: 0,
+        };
         let shared = Shared {
             name: name.to_owned(),
             state: Mutex::new(state),
             arrived: Notify::new(),
             room: Notify::new(),
+            receivers: AtomicUsize::new(0),
             dead_letters,
             store,
             reaper: std::sync::OnceLock::new(),
@@ -172,6 +213,11 @@ impl Mailbox {
         &self.shared.name
     }
 
+    /// Whether its durable sends persist messages.
+    pub fn is_durable(&self) -> bool {
+        self.shared.store.is_some()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         lock(&self.shared.state)
     }
@@ -182,52 +228,68 @@ impl Mailbox {
         (state.queue.waiting(), state.queue.in_flight())
     }
 
+    /// What the mailbox holds and how busy it is.
+    pub fn stats(&self) -> MailboxStats {
+        let now = Instant::now();
+        let state = self.lock();
+        MailboxStats {
+            waiting: state.queue.waiting(),
+            in_flight: state.queue.in_flight(),
+            consumers: self.shared.receivers.load(Ordering::Relaxed),
+            durable: self.is_durable(),
+            sent: state.sent.total(),
+            received: state.received.total(),
+            acknowledged: state.acknowledged,
+            sent_rate: state.sent.rate(now),
+            received_rate: state.received.rate(now),
+        }
+    }
+
     /// Asynchronous send: returns the message's id once it is queued (waiting for room
     /// first, or failing, when the mailbox is full, as configured).
     pub async fn send(&self, source: &str, body: Bytes) -> Result<u64, SendError> {
-        self.offer(source, body, None).await
-    }
-
-    /// Durable send: returns the message's id once it is persisted in the mailbox's
-    /// store (synced to disk; concurrent durable sends share a sync). On a mailbox
-    /// without a store it is an asynchronous send.
-    pub async fn send_durable(&self, source: &str, body: Bytes) -> Result<u64, SendError> {
-        let id = self.offer(source, body.clone(), None).await?;
-        if let Some(durable) = &self.shared.store {
-            let record = store::Record { mailbox: self.shared.name.clone(), id, source: source.to_owned(), body };
-            durable
-                .group
-                .append(record)
-                .await
-                .map_err(|e| SendError::Store(self.shared.name.clone(), e.to_string()))?;
-        }
+        let id = self.reserve().await?;
+        self.admit(Message { id, source: source.to_owned(), body, deliveries: 0, durable: false }, None);
         Ok(id)
     }
 
-    /// Removes acknowledged (or dead) messages from the store, in the background: a
-    /// removal lost in a crash only means a redelivery after the restart.
-    fn forget(&self, ids: &[u64]) {
-        let (Some(durable), Ok(runtime)) = (&self.shared.store, tokio::runtime::Handle::try_current()) else { return };
-        let (store, name, ids) = (durable.store.clone(), self.shared.name.clone(), ids.to_vec());
-        runtime.spawn_blocking(move || {
-            if let Err(e) = store.remove(&name, &ids) {
-                tracing::warn!(mailbox = %name, error = %e, "cannot forget acknowledged messages");
-            }
-        });
+    /// Durable send: returns the message's id once it is persisted in the mailbox's
+    /// store (synced to disk; concurrent durable sends share a sync). Receivers see it
+    /// only then. On a mailbox without a store it is an asynchronous send.
+    pub async fn send_durable(&self, source: &str, body: Bytes) -> Result<u64, SendError> {
+        let Some(durable) = &self.shared.store else { return self.send(source, body).await };
+        let id = self.reserve().await?;
+        let record = store::Record { mailbox: self.shared.name.clone(), id, source: source.to_owned(), body };
+        if let Err(e) = durable.group.append(record.clone()).await {
+            self.lock().queue.cancel();
+            self.shared.room.notify_waiters();
+            return Err(SendError::Store(self.shared.name.clone(), e.to_string()));
+        }
+        let store::Record { id, source, body, .. } = record;
+        self.admit(Message { id, source, body, deliveries: 0, durable: true }, None);
+        Ok(id)
     }
 
     /// Synchronous send: returns once a receiver has taken the message (the seeds'
     /// blocking send; the rendezvous of a synchronous channel).
     pub async fn send_sync(&self, source: &str, body: Bytes) -> Result<u64, SendError> {
-        let (taken, waited) = oneshot::channel();
-        let id = self.offer(source, body, Some(taken)).await?;
-        // The sender is dropped only when the message is taken (or the mailbox is gone).
-        let _ = waited.await;
+        let (id, taken) = self.post_sync(source, body).await?;
+        let _ = taken.await;
         Ok(id)
     }
 
-    async fn offer(&self, source: &str, body: Bytes, taker: Option<oneshot::Sender<()>>) -> Result<u64, SendError> {
-        let mut taker = taker;
+    /// The first half of a synchronous send: the message is queued; the receiver
+    /// completes when it is taken (or the mailbox is gone).
+    pub(crate) async fn post_sync(&self, source: &str, body: Bytes) -> Result<(u64, oneshot::Receiver<()>), SendError> {
+        let (taken, waited) = oneshot::channel();
+        let id = self.reserve().await?;
+        self.admit(Message { id, source: source.to_owned(), body, deliveries: 0, durable: false }, Some(taken));
+        Ok((id, waited))
+    }
+
+    /// Sets room and an id aside for a message, waiting for room (or failing) when the
+    /// mailbox is full, as configured.
+    async fn reserve(&self) -> Result<u64, SendError> {
         loop {
             let room = self.shared.room.notified();
             tokio::pin!(room);
@@ -235,15 +297,8 @@ impl Mailbox {
             {
                 let mut state = self.lock();
                 self.expire(&mut state);
-                match state.queue.offer(source, body.clone()) {
-                    Ok(id) => {
-                        if let Some(taker) = taker.take() {
-                            state.takers.insert(id, taker);
-                        }
-                        drop(state);
-                        self.shared.arrived.notify_waiters();
-                        return Ok(id);
-                    }
+                match state.queue.reserve() {
+                    Ok(id) => return Ok(id),
                     Err(Full) if state.queue.config().when_full == WhenFull::Reject => {
                         return Err(SendError::Full(self.shared.name.clone()))
                     }
@@ -254,32 +309,123 @@ impl Mailbox {
         }
     }
 
+    /// Makes a reserved message receivable; `taker` hears when it is taken.
+    fn admit(&self, message: Message, taker: Option<oneshot::Sender<()>>) {
+        let mut state = self.lock();
+        if let Some(taker) = taker {
+            state.takers.insert(message.id, taker);
+        }
+        state.queue.admit(message);
+        state.sent.record(Instant::now());
+        drop(state);
+        self.shared.arrived.notify_waiters();
+    }
+
+    /// Acknowledges delivery `delivery` of message `id` (the receipt a remote receiver
+    /// holds): removes it, and returns once its removal from the store, if it was
+    /// persisted, is on disk. False if that delivery is no longer in flight.
+    pub async fn ack(&self, id: u64, delivery: u32) -> std::io::Result<bool> {
+        let Some(message) = self.take_settled(id, delivery) else { return Ok(false) };
+        if let (true, Some(durable)) = (message.durable, &self.shared.store) {
+            durable.group.remove(&self.shared.name, id).await?;
+        }
+        Ok(true)
+    }
+
+    /// Gives delivery `delivery` of message `id` back unprocessed, first in line. False
+    /// if that delivery is no longer in flight.
+    pub fn release(&self, id: u64, delivery: u32) -> bool {
+        let released = self.lock().queue.release(id, delivery);
+        self.shared.arrived.notify_waiters();
+        released
+    }
+
+    fn take_settled(&self, id: u64, delivery: u32) -> Option<Message> {
+        let mut state = self.lock();
+        let message = state.queue.ack(id, delivery)?;
+        state.acknowledged += 1;
+        drop(state);
+        self.shared.room.notify_waiters();
+        Some(message)
+    }
+
+    /// Removes persisted messages from the store, in the background: a removal lost in a
+    /// crash only means a redelivery after the restart.
+    fn forget(&self, ids: Vec<u64>) {
+        let (Some(durable), Ok(runtime)) = (&self.shared.store, tokio::runtime::Handle::try_current()) else { return };
+        let (store, name) = (durable.store.clone(), self.shared.name.clone());
+        runtime.spawn_blocking(move || {
+            if let Err(e) = store.remove(&name, &ids) {
+                tracing::warn!(mailbox = %name, error = %e, "cannot forget acknowledged messages");
+            }
+        });
+    }
+
     /// Moves messages past their deadline back in line, and dead letters out.
     fn expire(&self, state: &mut State) {
         let dead = state.queue.expire(Instant::now());
         if dead.is_empty() {
             return;
         }
-        self.forget(&dead.iter().map(|m| m.id).collect::<Vec<_>>());
         self.shared.room.notify_waiters();
-        if let Some(dead_letters) = &self.shared.dead_letters {
-            let mut target = dead_letters.lock();
-            for message in dead {
-                // A full dead-letter mailbox loses the letter; it never blocks this one.
-                if target.queue.offer(&message.source, message.body).is_err() {
-                    tracing::warn!(mailbox = %dead_letters.name(), "dead-letter mailbox full; letter dropped");
+        let Some(dead_letters) = &self.shared.dead_letters else {
+            self.forget(dead.iter().filter(|m| m.durable).map(|m| m.id).collect());
+            return;
+        };
+        for message in dead {
+            dead_letters.bury(message, self);
+        }
+    }
+
+    /// Takes a dead letter of `origin` in. A persisted letter is persisted here (if this
+    /// mailbox is durable) before it leaves the origin's store, so that a crash between
+    /// the two duplicates it rather than loses it. A full dead-letter mailbox drops the
+    /// letter; it never blocks the origin.
+    fn bury(&self, letter: Message, origin: &Mailbox) {
+        let id = match self.lock().queue.reserve() {
+            Ok(id) => id,
+            Err(Full) => {
+                tracing::warn!(mailbox = %self.name(), "dead-letter mailbox full; letter dropped");
+                if letter.durable {
+                    origin.forget(vec![letter.id]);
+                }
+                return;
+            }
+        };
+        let buried = Message { id, source: letter.source.clone(), body: letter.body.clone(), deliveries: 0, durable: false };
+        let runtime = tokio::runtime::Handle::try_current();
+        let (Some(durable), true, Ok(runtime)) = (&self.shared.store, letter.durable, runtime) else {
+            self.admit(buried, None);
+            if letter.durable {
+                origin.forget(vec![letter.id]);
+            }
+            return;
+        };
+        let record = store::Record { mailbox: self.name().to_owned(), id, source: buried.source.clone(), body: buried.body.clone() };
+        let (this, origin, group) = (self.clone(), origin.clone(), durable.group.clone());
+        runtime.spawn(async move {
+            match group.append(record).await {
+                Ok(()) => {
+                    this.admit(Message { durable: true, ..buried }, None);
+                    origin.forget(vec![letter.id]);
+                }
+                Err(e) => {
+                    // The letter stays in the origin's store: after a restart it is
+                    // delivered there again.
+                    tracing::warn!(mailbox = %this.name(), error = %e, "cannot persist a dead letter");
+                    this.admit(buried, None);
                 }
             }
-            drop(target);
-            dead_letters.shared.arrived.notify_waiters();
-        }
+        });
     }
 
     /// Non-blocking receive: the oldest message (from `source`, if given), if any.
     pub fn try_receive(&self, source: Option<&str>) -> Option<Delivery> {
         let mut state = self.lock();
         self.expire(&mut state);
-        let message = state.queue.take(Instant::now(), source)?;
+        let now = Instant::now();
+        let message = state.queue.take(now, source)?;
+        state.received.record(now);
         if let Some(taker) = state.takers.remove(&message.id) {
             let _ = taker.send(());
         }
@@ -292,6 +438,7 @@ impl Mailbox {
 
     /// Receives the next message (from `source`, if given), waiting for one.
     pub async fn receive(&self, source: Option<&str>) -> Delivery {
+        let _waiting = Receiving::new(&self.shared.receivers);
         loop {
             let arrived = self.shared.arrived.notified();
             tokio::pin!(arrived);
@@ -321,6 +468,22 @@ impl Mailbox {
             let delivery = mailbox.receive(source.as_deref()).await;
             Some((delivery, (mailbox, source)))
         })
+    }
+}
+
+/// Counts a receiver as waiting while it lives.
+struct Receiving<'a>(&'a AtomicUsize);
+
+impl<'a> Receiving<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Receiving(count)
+    }
+}
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

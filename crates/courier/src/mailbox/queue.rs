@@ -23,6 +23,8 @@ pub struct Message {
     pub body: Bytes,
     /// How many times it has been delivered, this delivery included.
     pub deliveries: u32,
+    /// It is persisted in the mailbox's store (sent with a durable send).
+    pub durable: bool,
 }
 
 /// What a full mailbox does to a sender.
@@ -69,6 +71,8 @@ pub struct Full;
 pub struct Queue {
     config: QueueConfig,
     next_id: u64,
+    /// Room and ids set aside for messages being persisted, not yet receivable.
+    reserved: usize,
     waiting: VecDeque<Message>,
     in_flight: BTreeMap<u64, (Message, Instant)>,
 }
@@ -76,7 +80,7 @@ pub struct Queue {
 impl Queue {
     /// An empty queue.
     pub fn new(config: QueueConfig) -> Self {
-        Queue { config, next_id: 1, waiting: VecDeque::new(), in_flight: BTreeMap::new() }
+        Queue { config, next_id: 1, reserved: 0, waiting: VecDeque::new(), in_flight: BTreeMap::new() }
     }
 
     /// A queue holding `messages` again (as reloaded from a store), oldest first; new
@@ -84,7 +88,7 @@ impl Queue {
     /// accepted before.
     pub fn restore(config: QueueConfig, messages: Vec<Message>) -> Self {
         let next_id = messages.iter().map(|m| m.id + 1).max().unwrap_or(1);
-        Queue { config, next_id, waiting: messages.into(), in_flight: BTreeMap::new() }
+        Queue { config, next_id, reserved: 0, waiting: messages.into(), in_flight: BTreeMap::new() }
     }
 
     /// The queue's configuration.
@@ -104,13 +108,32 @@ impl Queue {
 
     /// Adds a message; its id, or [`Full`].
     pub fn offer(&mut self, source: &str, body: Bytes) -> Result<u64, Full> {
-        if self.waiting.len() + self.in_flight.len() >= self.config.capacity {
+        let id = self.reserve()?;
+        self.admit(Message { id, source: source.to_owned(), body, deliveries: 0, durable: false });
+        Ok(id)
+    }
+
+    /// Sets room and an id aside for a message that becomes receivable only later, with
+    /// [`Queue::admit`] (once it is persisted), or never, with [`Queue::cancel`].
+    pub fn reserve(&mut self) -> Result<u64, Full> {
+        if self.waiting.len() + self.in_flight.len() + self.reserved >= self.config.capacity {
             return Err(Full);
         }
+        self.reserved += 1;
         let id = self.next_id;
         self.next_id += 1;
-        self.waiting.push_back(Message { id, source: source.to_owned(), body, deliveries: 0 });
         Ok(id)
+    }
+
+    /// Makes a reserved message receivable (its id is the reserved one).
+    pub fn admit(&mut self, message: Message) {
+        self.reserved = self.reserved.saturating_sub(1);
+        self.waiting.push_back(message);
+    }
+
+    /// Gives a reservation's room back; its message never comes.
+    pub fn cancel(&mut self) {
+        self.reserved = self.reserved.saturating_sub(1);
     }
 
     /// Delivers the oldest waiting message (from `source`, if given) at `now`: it goes
@@ -123,20 +146,30 @@ impl Queue {
         Some(message)
     }
 
-    /// Acknowledges a delivered message: it is gone. False if it was not in flight (its
-    /// deadline passed and it was delivered again, or it was acknowledged already).
-    pub fn ack(&mut self, id: u64) -> bool {
-        self.in_flight.remove(&id).is_some()
+    /// Acknowledges delivery number `delivery` of message `id`: it is gone; the message,
+    /// or `None` if that delivery is not in flight (its deadline passed, so it waits or
+    /// was delivered again, or it was acknowledged already).
+    pub fn ack(&mut self, id: u64, delivery: u32) -> Option<Message> {
+        self.settle(id, delivery)
     }
 
-    /// Gives a delivered message back unprocessed: it waits again, first in line.
-    pub fn release(&mut self, id: u64) -> bool {
-        match self.in_flight.remove(&id) {
-            Some((message, _)) => {
+    /// Gives delivery number `delivery` of message `id` back unprocessed: it waits again,
+    /// first in line. False if that delivery is not in flight.
+    pub fn release(&mut self, id: u64, delivery: u32) -> bool {
+        match self.settle(id, delivery) {
+            Some(message) => {
                 self.waiting.push_front(message);
                 true
             }
             None => false,
+        }
+    }
+
+    /// Takes delivery `delivery` of message `id` out of flight, if it is the one there.
+    fn settle(&mut self, id: u64, delivery: u32) -> Option<Message> {
+        match self.in_flight.get(&id) {
+            Some((message, _)) if message.deliveries == delivery => self.in_flight.remove(&id).map(|(m, _)| m),
+            _ => None,
         }
     }
 
@@ -206,8 +239,9 @@ mod tests {
         assert!(q.expire(now + Duration::from_secs(10)).is_empty());
         let again = q.take(now + Duration::from_secs(10), None).unwrap();
         assert_eq!((again.id, again.deliveries), (id, 2));
-        assert!(q.ack(id));
-        assert!(!q.ack(id), "acknowledged once");
+        assert!(q.ack(id, 1).is_none(), "the first delivery's receipt is stale");
+        assert!(q.ack(id, 2).is_some());
+        assert!(q.ack(id, 2).is_none(), "acknowledged once");
         assert!(q.expire(now + Duration::from_secs(100)).is_empty());
         assert_eq!((q.waiting(), q.in_flight()), (0, 0));
     }
@@ -235,9 +269,24 @@ mod tests {
         assert_eq!(q.offer("a", body("3")), Err(Full));
         let one = q.take(now, None).unwrap();
         assert_eq!(q.offer("a", body("3")), Err(Full), "in flight still counts");
-        assert!(q.release(one.id));
-        assert_eq!(q.take(now, None).unwrap().id, one.id, "a released message goes first");
-        assert!(q.ack(one.id));
+        assert!(q.release(one.id, 1));
+        let again = q.take(now, None).unwrap();
+        assert_eq!((again.id, again.deliveries), (one.id, 2), "a released message goes first");
+        assert!(q.ack(one.id, 2).is_some());
         assert!(q.offer("a", body("3")).is_ok());
+    }
+
+    #[test]
+    fn a_reserved_message_takes_room_and_is_receivable_only_once_admitted() {
+        let now = Instant::now();
+        let mut q = queue(2, None);
+        let first = q.reserve().unwrap();
+        let second = q.reserve().unwrap();
+        assert_eq!(q.offer("a", body("3")), Err(Full), "reservations count");
+        assert_eq!(q.take(now, None), None, "nothing admitted yet");
+        q.admit(Message { id: second, source: "a".into(), body: body("2"), deliveries: 0, durable: true });
+        q.cancel();
+        assert_eq!(q.take(now, None).unwrap().id, second);
+        assert!(q.offer("a", body("3")).unwrap() > first, "ids keep increasing");
     }
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use redb::{Database, TableDefinition};
+use redb::{Database, ReadableTable, TableDefinition};
 use tokio::sync::oneshot;
 
 use crate::sync::lock;
@@ -41,6 +41,8 @@ pub trait Store: Send + Sync + 'static {
     fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()>;
     /// The messages of `mailbox` still persisted, oldest first.
     fn load(&self, mailbox: &str) -> io::Result<Vec<Record>>;
+    /// The names of the mailboxes that have messages persisted, sorted.
+    fn mailboxes(&self) -> io::Result<Vec<String>>;
 }
 
 /// Messages by (mailbox, id): (source, body).
@@ -107,11 +109,31 @@ impl Store for RedbStore {
         }
         Ok(records)
     }
+
+    fn mailboxes(&self) -> io::Result<Vec<String>> {
+        let read = self.db.begin_read().map_err(io_error)?;
+        let table = read.open_table(MESSAGES).map_err(io_error)?;
+        let mut names: Vec<String> = Vec::new();
+        // One look per mailbox: the first key after the last message of the one before.
+        let mut next = table.first().map_err(io_error)?.map(|(key, _)| key.value().0.to_owned());
+        while let Some(name) = next {
+            next = table
+                .range((name.as_str(), u64::MAX)..)
+                .map_err(io_error)?
+                .find_map(|entry| {
+                    let key = entry.ok()?.0.value().0.to_owned();
+                    (key != name).then_some(key)
+                });
+            names.push(name);
+        }
+        Ok(names)
+    }
 }
 
 /// Appends to a store with group commit: while one transaction is being written, the
 /// records that arrive wait, and the next transaction takes them all, so N concurrent
 /// durable sends cost far fewer than N syncs.
+#[derive(Clone)]
 pub struct GroupCommit {
     store: Arc<dyn Store>,
     pending: Arc<Mutex<Pending>>,
@@ -126,6 +148,8 @@ impl std::fmt::Debug for GroupCommit {
 #[derive(Default)]
 struct Pending {
     records: Vec<Record>,
+    /// Acknowledged messages to forget, by mailbox.
+    removals: Vec<(String, u64)>,
     waiters: Vec<oneshot::Sender<Result<(), String>>>,
     /// A committer is writing (and will take what arrives meanwhile).
     committing: bool,
@@ -139,10 +163,20 @@ impl GroupCommit {
 
     /// Persists `record`; returns once it is on disk. Call within a tokio runtime.
     pub async fn append(&self, record: Record) -> io::Result<()> {
+        self.commit(|pending| pending.records.push(record)).await
+    }
+
+    /// Forgets message `id` of `mailbox`; returns once that is on disk. Removals share
+    /// the appends' rounds.
+    pub async fn remove(&self, mailbox: &str, id: u64) -> io::Result<()> {
+        self.commit(|pending| pending.removals.push((mailbox.to_owned(), id))).await
+    }
+
+    async fn commit(&self, add: impl FnOnce(&mut Pending)) -> io::Result<()> {
         let (done, committed) = oneshot::channel();
         let start = {
             let mut pending = lock(&self.pending);
-            pending.records.push(record);
+            add(&mut pending);
             pending.waiters.push(done);
             !std::mem::replace(&mut pending.committing, true)
         };
@@ -158,18 +192,26 @@ impl GroupCommit {
     }
 }
 
-/// Writes what is pending, one transaction per batch, until nothing is.
+/// Writes what is pending, one transaction per batch (and one per mailbox with
+/// removals), until nothing is.
 fn commit_all(store: &dyn Store, pending: &Mutex<Pending>) {
     loop {
-        let (records, waiters) = {
+        let (records, mut removals, waiters) = {
             let mut pending = lock(pending);
-            if pending.records.is_empty() {
+            if pending.waiters.is_empty() {
                 pending.committing = false;
                 return;
             }
-            (std::mem::take(&mut pending.records), std::mem::take(&mut pending.waiters))
+            let pending = &mut *pending;
+            (std::mem::take(&mut pending.records), std::mem::take(&mut pending.removals), std::mem::take(&mut pending.waiters))
         };
-        let result = store.append(&records).map_err(|e| e.to_string());
+        let mut result = if records.is_empty() { Ok(()) } else { store.append(&records) };
+        removals.sort();
+        for group in removals.chunk_by(|a, b| a.0 == b.0) {
+            let ids: Vec<u64> = group.iter().map(|(_, id)| *id).collect();
+            result = result.and_then(|()| store.remove(&group[0].0, &ids));
+        }
+        let result = result.map_err(|e| e.to_string());
         for waiter in waiters {
             let _ = waiter.send(result.clone());
         }

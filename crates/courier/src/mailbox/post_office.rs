@@ -1,0 +1,228 @@
+//! The post office: a node's named mailboxes, served as the mailbox program
+//! ([`protocol`](super::protocol)). Mailboxes are made on first use (a receiver may wait
+//! before any sender came), durable when the node has a store, with a dead-letter
+//! mailbox `NAME.dead` when messages have a last delivery; their number is bounded.
+//!
+//! Waiting calls (a synchronous send, a receive) wait at most the node's longest wait
+//! and never past the caller's deadline: they answer a little before it, so that the
+//! answer still arrives.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::protocol::{
+    Delivered, MailboxInfo, Name, ReceiveArgs, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs, SettleReply,
+    Status, ACK, LIST, RECEIVE, RELEASE, SEND,
+};
+use super::{store::Store, Mailbox, QueueConfig, SendError};
+use crate::rpc::{encode_results, Call, Procedures};
+use crate::sync::lock;
+
+/// How a post office's mailboxes behave.
+#[derive(Debug, Clone)]
+pub struct PostOfficeConfig {
+    /// Each mailbox's limits and timeouts. With `max_deliveries`, letters go to the
+    /// mailbox `NAME.dead` after their last delivery.
+    pub queue: QueueConfig,
+    /// The most mailboxes (dead-letter ones included).
+    pub max_mailboxes: usize,
+    /// The longest a call waits for room, for a receiver or for a message.
+    pub max_wait: Duration,
+}
+
+impl Default for PostOfficeConfig {
+    fn default() -> Self {
+        PostOfficeConfig { queue: QueueConfig::default(), max_mailboxes: 4096, max_wait: Duration::from_secs(300) }
+    }
+}
+
+/// A node's mailboxes, by name.
+pub struct PostOffice {
+    config: PostOfficeConfig,
+    store: Option<Arc<dyn Store>>,
+    mailboxes: Mutex<BTreeMap<String, Mailbox>>,
+}
+
+impl std::fmt::Debug for PostOffice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostOffice").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// The node holds as many mailboxes as it may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the node holds as many mailboxes as it may")]
+pub struct TooMany;
+
+impl PostOffice {
+    /// A post office keeping durable messages in `store`, if given; the mailboxes with
+    /// messages persisted there are open again, their messages waiting. Blocks on the
+    /// store while it loads them.
+    pub fn open(config: PostOfficeConfig, store: Option<Arc<dyn Store>>) -> std::io::Result<Arc<PostOffice>> {
+        let office = Arc::new(PostOffice { config, store, mailboxes: Mutex::new(BTreeMap::new()) });
+        if let Some(store) = &office.store {
+            for name in store.mailboxes()? {
+                office.mailbox(&name).map_err(std::io::Error::other)?;
+            }
+        }
+        Ok(office)
+    }
+
+    /// The mailbox `name`, made if it is new.
+    pub fn mailbox(&self, name: &str) -> Result<Mailbox, TooMany> {
+        let mut mailboxes = lock(&self.mailboxes);
+        if let Some(mailbox) = mailboxes.get(name) {
+            return Ok(mailbox.clone());
+        }
+        let dead_name = self.config.queue.max_deliveries.map(|_| format!("{name}.dead"));
+        let needed = 1 + dead_name.as_ref().map_or(0, |d| usize::from(!mailboxes.contains_key(d)));
+        if mailboxes.len() + needed > self.config.max_mailboxes {
+            return Err(TooMany);
+        }
+        let dead_letters = dead_name.map(|dead| {
+            mailboxes
+                .entry(dead.clone())
+                .or_insert_with(|| {
+                    let config = QueueConfig { max_deliveries: None, ..self.config.queue };
+                    self.open_one(&dead, config, None)
+                })
+                .clone()
+        });
+        let mailbox = self.open_one(name, self.config.queue, dead_letters);
+        mailboxes.insert(name.to_owned(), mailbox.clone());
+        Ok(mailbox)
+    }
+
+    fn open_one(&self, name: &str, config: QueueConfig, dead_letters: Option<Mailbox>) -> Mailbox {
+        Mailbox::open(name, config, self.store.clone(), dead_letters.clone()).unwrap_or_else(|e| {
+            // Its persisted messages stay in the store for the next start; the mailbox
+            // works meanwhile, without them.
+            tracing::error!(mailbox = name, error = %e, "cannot load the mailbox's messages");
+            Mailbox::open(name, config, None, dead_letters).expect("a mailbox without a store opens")
+        })
+    }
+
+    /// Every mailbox, by name.
+    pub fn mailboxes(&self) -> Vec<Mailbox> {
+        lock(&self.mailboxes).values().cloned().collect()
+    }
+
+    /// How long a call may wait: the node's longest wait, `wanted` if shorter, and
+    /// ending a little before the caller's deadline.
+    fn wait_for(&self, call: &Call, wanted: Duration) -> Duration {
+        let mut wait = wanted.min(self.config.max_wait);
+        if let Some(remaining) = call.remaining() {
+            let margin = (remaining / 4).min(Duration::from_secs(1));
+            wait = wait.min(remaining.saturating_sub(margin));
+        }
+        wait
+    }
+
+    async fn send(&self, call: &Call, args: SendArgs) -> SendReply {
+        let reply = |status, id, reason: String| SendReply { status, id, reason };
+        let mailbox = match self.mailbox(&args.mailbox) {
+            Ok(mailbox) => mailbox,
+            Err(e) => return reply(Status::TooMany, 0, e.to_string()),
+        };
+        if args.mode == SendMode::Durable && !mailbox.is_durable() {
+            return reply(Status::NoStore, 0, "the node keeps no durable state (start it with --data DIR)".into());
+        }
+        let (source, body) = (args.source.as_str(), Bytes::from(args.body));
+        let wait = self.wait_for(call, self.config.max_wait);
+        let sent = tokio::time::timeout(wait, async {
+            match args.mode {
+                SendMode::Async => mailbox.send(source, body).await.map(|id| (id, None)),
+                SendMode::Durable => mailbox.send_durable(source, body).await.map(|id| (id, None)),
+                SendMode::Sync => mailbox.post_sync(source, body).await.map(|(id, taken)| (id, Some(taken))),
+            }
+        });
+        let deadline = tokio::time::Instant::now() + wait;
+        match sent.await {
+            Err(_) => reply(Status::Full, 0, format!("mailbox `{}` stayed full for {wait:?}", mailbox.name())),
+            Ok(Err(SendError::Full(name))) => reply(Status::Full, 0, format!("mailbox `{name}` is full")),
+            Ok(Err(e @ SendError::Store(..))) => reply(Status::StoreFailed, 0, e.to_string()),
+            Ok(Ok((id, None))) => reply(Status::Ok, id, String::new()),
+            Ok(Ok((id, Some(taken)))) => match tokio::time::timeout_at(deadline, taken).await {
+                Ok(_) => reply(Status::Ok, id, String::new()),
+                Err(_) => reply(Status::NotTaken, id, format!("queued, but not taken within {wait:?}")),
+            },
+        }
+    }
+
+    async fn receive(&self, call: &Call, args: ReceiveArgs) -> ReceiveReply {
+        let mailbox = match self.mailbox(&args.mailbox) {
+            Ok(mailbox) => mailbox,
+            Err(_) => return ReceiveReply { status: Status::TooMany, message: None },
+        };
+        let source = args.source.as_deref();
+        let wait = self.wait_for(call, Duration::from_millis(args.wait_ms.into()));
+        let delivery = match wait.is_zero() {
+            true => mailbox.try_receive(source),
+            false => mailbox.receive_timeout(source, wait).await,
+        };
+        let message = delivery.and_then(|delivery| {
+            let m = delivery.into_message();
+            // Names and bodies came in through the same bounds.
+            let (source, body) = (Name::new(m.source).ok()?, super::protocol::Body::new(m.body).ok()?);
+            Some(Delivered { id: m.id, delivery: m.deliveries, durable: m.durable, source, body })
+        });
+        ReceiveReply { status: Status::Ok, message }
+    }
+
+    async fn settle(&self, args: SettleArgs, ack: bool) -> SettleReply {
+        let reply = |status, settled, reason: String| SettleReply { status, settled, reason };
+        let Some(mailbox) = lock(&self.mailboxes).get(args.mailbox.as_str()).cloned() else {
+            return reply(Status::Ok, false, format!("no mailbox `{}`", args.mailbox.as_str()));
+        };
+        if !ack {
+            return reply(Status::Ok, mailbox.release(args.id, args.delivery), String::new());
+        }
+        match mailbox.ack(args.id, args.delivery).await {
+            Ok(settled) => reply(Status::Ok, settled, String::new()),
+            Err(e) => reply(Status::StoreFailed, true, format!("acknowledged, but not forgotten on disk: {e}")),
+        }
+    }
+
+    fn list(&self) -> Vec<MailboxInfo> {
+        self.mailboxes()
+            .iter()
+            .filter_map(|mailbox| Some(MailboxInfo::new(Name::new(mailbox.name()).ok()?, &mailbox.stats())))
+            .collect()
+    }
+
+    /// The post office as an ONC RPC service, to register as the mailbox program
+    /// ([`PROGRAM`](super::protocol::PROGRAM), [`VERSION`](super::protocol::VERSION)).
+    pub fn service(self: &Arc<Self>) -> Procedures {
+        let (send, receive, ack, release, list) = (self.clone(), self.clone(), self.clone(), self.clone(), self.clone());
+        Procedures::new()
+            .raw(SEND, move |call: Call| {
+                let office = send.clone();
+                async move {
+                    let args = call.args::<SendArgs>()?;
+                    encode_results(&office.send(&call, args).await)
+                }
+            })
+            .raw(RECEIVE, move |call: Call| {
+                let office = receive.clone();
+                async move {
+                    let args = call.args::<ReceiveArgs>()?;
+                    encode_results(&office.receive(&call, args).await)
+                }
+            })
+            .typed(ACK, move |args: SettleArgs| {
+                let office = ack.clone();
+                async move { office.settle(args, true).await }
+            })
+            .typed(RELEASE, move |args: SettleArgs| {
+                let office = release.clone();
+                async move { office.settle(args, false).await }
+            })
+            .typed(LIST, move |()| {
+                let all = list.list();
+                async move { all }
+            })
+    }
+}

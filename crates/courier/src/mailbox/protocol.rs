@@ -1,0 +1,353 @@
+//! The mailbox program: how a courier node's mailboxes are reached over ONC RPC, and
+//! the mailbox reference ([`MailboxRef`]) that names one from any machine.
+//!
+//! It is ONC RPC program [`PROGRAM`] version [`VERSION`]; every reply starts with a
+//! `mailbox_status`, so a C client built by rpcgen sees why a call failed:
+//!
+//! ```c
+//! typedef string mailbox_name<255>;
+//! typedef string source_name<255>;
+//! typedef opaque message_body<1048576>;
+//! enum send_mode { SEND_ASYNC = 0, SEND_SYNC = 1, SEND_DURABLE = 2 };
+//! enum mailbox_status {
+//!     MAILBOX_OK = 0,           /* done */
+//!     MAILBOX_FULL = 1,         /* the mailbox is full and refuses senders */
+//!     MAILBOX_STORE_FAILED = 2, /* a durable send could not be persisted: not sent */
+//!     MAILBOX_NO_STORE = 3,     /* a durable send to a node without --data */
+//!     MAILBOX_TOO_MANY = 4,     /* the node holds as many mailboxes as it may */
+//!     MAILBOX_NOT_TAKEN = 5     /* a synchronous send queued but not taken in time */
+//! };
+//! struct send_args { mailbox_name mailbox; source_name source; send_mode mode; message_body body; };
+//! struct send_reply { mailbox_status status; unsigned hyper id; string reason<>; };
+//! struct receive_args {
+//!     mailbox_name mailbox;
+//!     source_name *source;      /* only messages from this sender */
+//!     unsigned int wait_ms;     /* 0: do not wait */
+//! };
+//! struct delivered {
+//!     unsigned hyper id;
+//!     unsigned int delivery;    /* 1 on the first delivery; the receipt with the id */
+//!     bool durable;
+//!     source_name source;
+//!     message_body body;
+//! };
+//! struct receive_reply { mailbox_status status; delivered *message; };
+//! struct settle_args { mailbox_name mailbox; unsigned hyper id; unsigned int delivery; };
+//! struct settle_reply { mailbox_status status; bool settled; string reason<>; };
+//! struct mailbox_info {
+//!     mailbox_name name;
+//!     unsigned hyper waiting;
+//!     unsigned hyper in_flight;
+//!     unsigned int consumers;
+//!     bool durable;
+//!     unsigned hyper sent;
+//!     unsigned hyper received;
+//!     unsigned hyper acknowledged;
+//!     double sent_rate;         /* per second, the last 10 s */
+//!     double received_rate;
+//! };
+//! typedef mailbox_info mailbox_infos<>;
+//! program COURIER_MAILBOX {
+//!     version COURIER_MAILBOX_V1 {
+//!         send_reply SEND(send_args) = 1;
+//!         receive_reply RECEIVE(receive_args) = 2;
+//!         settle_reply ACK(settle_args) = 3;     /* durable: answered once forgotten on disk */
+//!         settle_reply RELEASE(settle_args) = 4;
+//!         mailbox_infos LIST(void) = 5;          /* sorted by name */
+//!     } = 1;
+//! } = 0x20435204;
+//! ```
+//!
+//! A message is acknowledged by its id *and* delivery number, the receipt of that one
+//! delivery: after its visibility timeout passed and it went to another receiver, the
+//! first receiver's late acknowledgement is refused (`settled` false) instead of
+//! removing a message someone else is working on.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use courier_xdr::{BoundedString, Opaque};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::MailboxStats;
+use crate::binder::uaddr;
+use crate::object::reference::MAX_UADDR;
+
+/// The mailbox program's number ("C R" 04, next to the registry and leases).
+pub const PROGRAM: u32 = 0x2043_5204;
+/// Its version.
+pub const VERSION: u32 = 1;
+/// SEND(send_args): puts a message in a mailbox.
+pub const SEND: u32 = 1;
+/// RECEIVE(receive_args): takes the next message, waiting up to `wait_ms`.
+pub const RECEIVE: u32 = 2;
+/// ACK(settle_args): removes a delivered message.
+pub const ACK: u32 = 3;
+/// RELEASE(settle_args): gives a delivered message back.
+pub const RELEASE: u32 = 4;
+/// LIST(): every mailbox of the node, with its depth, consumers and rates.
+pub const LIST: u32 = 5;
+
+/// The longest mailbox or source name.
+pub const MAX_NAME: u32 = 255;
+/// The largest message body.
+pub const MAX_BODY: u32 = 1 << 20;
+
+/// A mailbox or source name.
+pub type Name = BoundedString<MAX_NAME>;
+/// A message body.
+pub type Body = Opaque<MAX_BODY>;
+
+/// How a SEND returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SendMode {
+    /// Once the node has queued the message.
+    Async,
+    /// Once a receiver has taken it.
+    Sync,
+    /// Once the node has persisted it (synced to disk).
+    Durable,
+}
+
+/// The first word of every reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    /// Done.
+    Ok,
+    /// The mailbox is full and refuses senders.
+    Full,
+    /// A durable send could not be persisted (the reason says why): it was not sent.
+    StoreFailed,
+    /// A durable send to a node that keeps no durable state.
+    NoStore,
+    /// The node holds as many mailboxes as it may.
+    TooMany,
+    /// A synchronous send was queued but not taken before the call's time ran out.
+    NotTaken,
+}
+
+/// SEND's arguments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendArgs {
+    /// The mailbox (made on first use).
+    pub mailbox: Name,
+    /// Who sends.
+    pub source: Name,
+    /// When to answer.
+    pub mode: SendMode,
+    /// The message.
+    pub body: Body,
+}
+
+/// SEND's reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SendReply {
+    /// What happened.
+    pub status: Status,
+    /// The message's id in the mailbox (with `Ok` and `NotTaken`).
+    pub id: u64,
+    /// Why it failed, in words.
+    pub reason: String,
+}
+
+/// RECEIVE's arguments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReceiveArgs {
+    /// The mailbox (made on first use).
+    pub mailbox: Name,
+    /// Only messages from this sender.
+    pub source: Option<Name>,
+    /// How long to wait for a message, in milliseconds (bounded by the call's deadline
+    /// and the node's longest wait).
+    pub wait_ms: u32,
+}
+
+/// A delivered message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Delivered {
+    /// Its id in the mailbox.
+    pub id: u64,
+    /// Which delivery this is (1 the first time); with the id, the receipt to
+    /// acknowledge or release it.
+    pub delivery: u32,
+    /// Whether it is persisted.
+    pub durable: bool,
+    /// Who sent it.
+    pub source: Name,
+    /// Its body.
+    pub body: Body,
+}
+
+/// RECEIVE's reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReceiveReply {
+    /// What happened.
+    pub status: Status,
+    /// The message, if one came in time.
+    pub message: Option<Delivered>,
+}
+
+/// ACK's and RELEASE's arguments: the receipt of one delivery.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SettleArgs {
+    /// The mailbox.
+    pub mailbox: Name,
+    /// The message's id.
+    pub id: u64,
+    /// The delivery's number.
+    pub delivery: u32,
+}
+
+/// ACK's and RELEASE's reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SettleReply {
+    /// What happened (`StoreFailed` when a durable removal failed).
+    pub status: Status,
+    /// False when that delivery was no longer in flight.
+    pub settled: bool,
+    /// Why it failed, in words.
+    pub reason: String,
+}
+
+/// One mailbox in LIST's reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailboxInfo {
+    /// The mailbox's name.
+    pub name: Name,
+    /// Messages waiting.
+    pub waiting: u64,
+    /// Messages delivered and not yet acknowledged.
+    pub in_flight: u64,
+    /// Receivers waiting now.
+    pub consumers: u32,
+    /// Whether durable sends persist.
+    pub durable: bool,
+    /// Messages sent since the node started.
+    pub sent: u64,
+    /// Deliveries since the node started.
+    pub received: u64,
+    /// Acknowledgements since the node started.
+    pub acknowledged: u64,
+    /// Messages sent per second, the last 10 s.
+    pub sent_rate: f64,
+    /// Deliveries per second, the last 10 s.
+    pub received_rate: f64,
+}
+
+impl MailboxInfo {
+    /// The wire form of a mailbox's stats.
+    pub fn new(name: Name, stats: &MailboxStats) -> Self {
+        MailboxInfo {
+            name,
+            waiting: stats.waiting as u64,
+            in_flight: stats.in_flight as u64,
+            consumers: u32::try_from(stats.consumers).unwrap_or(u32::MAX),
+            durable: stats.durable,
+            sent: stats.sent,
+            received: stats.received,
+            acknowledged: stats.acknowledged,
+            sent_rate: stats.sent_rate,
+            received_rate: stats.received_rate,
+        }
+    }
+}
+
+/// A reference to a mailbox of a node, usable from any machine that reaches the node:
+/// `mailbox://127.0.0.1:7111/orders` in text; on the wire
+/// `struct mailbox_ref { string uaddr<64>; mailbox_name name; }` (an RFC 5665 universal
+/// address and the name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MailboxRef {
+    /// Where the node listens (TCP).
+    pub node: SocketAddr,
+    /// The mailbox's name there.
+    pub name: String,
+}
+
+/// A mailbox reference in text that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{text}` is not a mailbox reference ({why}); expected mailbox://ADDRESS:PORT/NAME")]
+pub struct MailboxRefError {
+    text: String,
+    why: &'static str,
+}
+
+impl fmt::Display for MailboxRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "mailbox://{}/{}", self.node, self.name)
+    }
+}
+
+impl FromStr for MailboxRef {
+    type Err = MailboxRefError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let err = |why| MailboxRefError { text: text.to_owned(), why };
+        let rest = text.strip_prefix("mailbox://").ok_or_else(|| err("no mailbox:// scheme"))?;
+        let (node, name) = rest.split_once('/').ok_or_else(|| err("no /NAME"))?;
+        let node = node.parse().map_err(|_| err("bad ADDRESS:PORT"))?;
+        if name.is_empty() || name.len() > MAX_NAME as usize {
+            return Err(err("the name is empty or longer than 255 bytes"));
+        }
+        Ok(MailboxRef { node, name: name.to_owned() })
+    }
+}
+
+/// The XDR shape of a reference.
+#[derive(Serialize, Deserialize)]
+struct WireRef {
+    uaddr: BoundedString<MAX_UADDR>,
+    name: Name,
+}
+
+impl Serialize for MailboxRef {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let uaddr = BoundedString::new(uaddr::to_uaddr(self.node)).map_err(serde::ser::Error::custom)?;
+        let name = Name::new(self.name.clone()).map_err(serde::ser::Error::custom)?;
+        WireRef { uaddr, name }.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for MailboxRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = WireRef::deserialize(deserializer)?;
+        let node = uaddr::from_uaddr(&wire.uaddr).map_err(serde::de::Error::custom)?;
+        Ok(MailboxRef { node, name: wire.name.into_string() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `.x` text in this module's documentation is valid RPC language.
+    #[test]
+    fn the_documented_interface_is_valid_rpc_language() {
+        let doc: String = include_str!("protocol.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//! ").or_else(|| (l == "//!").then_some("")))
+            .skip_while(|l| !l.starts_with("typedef"))
+            .take_while(|l| !l.starts_with("```"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(doc.contains("program COURIER_MAILBOX"), "{doc}");
+        let source = courier_idl::Source::from_text("mailbox.x", &doc);
+        courier_idl::check_source(&source).unwrap_or_else(|e| panic!("{e}\n{doc}"));
+    }
+
+    #[test]
+    fn references_round_trip_in_text_and_xdr() {
+        let reference: MailboxRef = "mailbox://127.0.0.1:7111/orders/eu".parse().unwrap();
+        assert_eq!(reference, MailboxRef { node: "127.0.0.1:7111".parse().unwrap(), name: "orders/eu".into() });
+        assert_eq!(reference.to_string(), "mailbox://127.0.0.1:7111/orders/eu");
+        let bytes = courier_xdr::to_bytes(&reference).unwrap();
+        assert_eq!(&bytes[..4], &16u32.to_be_bytes(), "uaddr 127.0.0.1.27.199 first");
+        assert_eq!(courier_xdr::from_bytes::<MailboxRef>(bytes).unwrap(), reference);
+        let v6: MailboxRef = "mailbox://[::1]:7111/q".parse().unwrap();
+        assert_eq!(courier_xdr::from_bytes::<MailboxRef>(courier_xdr::to_bytes(&v6).unwrap()).unwrap(), v6);
+        for bad in ["orders", "mailbox://127.0.0.1:7111", "mailbox://nowhere/q", "mailbox://127.0.0.1:7111/"] {
+            assert!(bad.parse::<MailboxRef>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Mailboxes of a node, from anywhere: [`RemoteMailbox`] has the same modes as the
+//! in-process [`Mailbox`](super::Mailbox) — asynchronous, synchronous and durable send;
+//! non-blocking, waiting, timed and event-driven receive with an optional source filter;
+//! acknowledgement by receipt — each one call of the mailbox program
+//! ([`protocol`](super::protocol)) to the node.
+//!
+//! A waiting receive is a long poll: the node holds the call until a message comes or
+//! the wait ends. A message received but never acknowledged (its receiver crashed, its
+//! reply was lost) is delivered again after the mailbox's visibility timeout.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+
+use super::protocol::{
+    Body, MailboxInfo, MailboxRef, Name, ReceiveArgs, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs,
+    SettleReply, Status, ACK, LIST, MAX_BODY, PROGRAM, RECEIVE, RELEASE, SEND, VERSION,
+};
+use super::Message;
+use crate::rpc::{CallError, CallOptions, Client, ClientConfig, ProcId};
+use crate::transport::Endpoint;
+
+/// How long one long poll of [`RemoteMailbox::receive`] waits before it asks again.
+const POLL: Duration = Duration::from_secs(20);
+/// Time for a waiting call's reply to come back, on top of its wait.
+const SLACK: Duration = Duration::from_secs(5);
+
+/// Why a call to a node's mailbox failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoteError {
+    /// The call failed (no node there, the connection broke, …).
+    #[error(transparent)]
+    Call(#[from] CallError),
+    /// The mailbox is full and refuses senders (or stayed full the whole wait).
+    #[error("{0}")]
+    Full(String),
+    /// A durable send could not be persisted (a full disk, say): it was not sent. Or an
+    /// acknowledgement could not be persisted: the message may come again after a crash.
+    #[error("{0}")]
+    Store(String),
+    /// A durable send to a node without durable state.
+    #[error("{0}")]
+    NoStore(String),
+    /// The node holds as many mailboxes as it may.
+    #[error("the node holds as many mailboxes as it may")]
+    TooMany,
+    /// A synchronous send was queued but no receiver took it in time.
+    #[error("{0}")]
+    NotTaken(String),
+    /// The message is larger than the mailbox program carries.
+    #[error("a message is at most {MAX_BODY} bytes; this one has {0}")]
+    TooLarge(usize),
+    /// A mailbox or source name longer than 255 bytes.
+    #[error("a mailbox or source name is at most 255 bytes: `{0}`")]
+    BadName(String),
+}
+
+fn name(text: &str) -> Result<Name, RemoteError> {
+    Name::new(text).map_err(|_| RemoteError::BadName(text.to_owned()))
+}
+
+/// A client of a node's mailbox program.
+#[derive(Debug, Clone)]
+pub struct MailboxClient {
+    client: Client,
+    node: Option<SocketAddr>,
+}
+
+impl MailboxClient {
+    /// Over `client`, connected to a node.
+    pub fn new(client: Client) -> Self {
+        MailboxClient { client, node: None }
+    }
+
+    /// Connects to the node at `node` (TCP).
+    pub async fn connect(node: SocketAddr) -> std::io::Result<Self> {
+        let client = Client::connect(&Endpoint::Tcp(node), ClientConfig::default()).await?;
+        Ok(MailboxClient { client, node: Some(node) })
+    }
+
+    /// The mailbox `name` of the node (made there on first use).
+    pub fn mailbox(&self, name: &str) -> Result<RemoteMailbox, RemoteError> {
+        Ok(RemoteMailbox { office: self.clone(), name: self::name(name)?, sync_wait: None })
+    }
+
+    /// Every mailbox of the node, sorted by name, with its depth, consumers and rates.
+    pub async fn list(&self) -> Result<Vec<MailboxInfo>, RemoteError> {
+        self.call(LIST, &(), CallOptions::idempotent(true)).await
+    }
+
+    async fn call<A: serde::Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        proc: u32,
+        args: &A,
+        options: CallOptions,
+    ) -> Result<R, RemoteError> {
+        let call = ProcId { prog: PROGRAM, vers: VERSION, proc };
+        Ok(self.client.call_with(call, args, &options).await?)
+    }
+}
+
+/// A mailbox of a node. Clones share the connection.
+#[derive(Debug, Clone)]
+pub struct RemoteMailbox {
+    office: MailboxClient,
+    name: Name,
+    sync_wait: Option<Duration>,
+}
+
+/// A message received from a node's mailbox, to acknowledge once processed.
+#[derive(Debug)]
+#[must_use = "a delivery that is not acknowledged is delivered again"]
+pub struct RemoteDelivery {
+    message: Message,
+    mailbox: RemoteMailbox,
+}
+
+impl RemoteDelivery {
+    /// The message (`deliveries` is this delivery's number).
+    pub fn message(&self) -> &Message {
+        &self.message
+    }
+
+    /// Acknowledges it: removed for good (for a persisted message, once that is on the
+    /// node's disk). False if it was too late: its visibility timeout passed.
+    pub async fn ack(self) -> Result<bool, RemoteError> {
+        self.mailbox.settle(ACK, &self.message).await
+    }
+
+    /// Gives it back unprocessed, for another delivery at once.
+    pub async fn release(self) -> Result<bool, RemoteError> {
+        self.mailbox.settle(RELEASE, &self.message).await
+    }
+}
+
+impl RemoteMailbox {
+    /// Connects to the node of `reference` and opens its mailbox.
+    pub async fn open(reference: &MailboxRef) -> Result<RemoteMailbox, RemoteError> {
+        let office = MailboxClient::connect(reference.node).await.map_err(|source| {
+            RemoteError::Call(CallError::Io {
+                peer: reference.node.to_string(),
+                call: ProcId { prog: PROGRAM, vers: VERSION, proc: 0 },
+                source,
+            })
+        })?;
+        office.mailbox(&reference.name)
+    }
+
+    /// The mailbox's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A reference to it, to pass to other machines (when its node's address is known:
+    /// it was opened with [`MailboxClient::connect`] or [`RemoteMailbox::open`]).
+    pub fn reference(&self) -> Option<MailboxRef> {
+        Some(MailboxRef { node: self.office.node?, name: self.name.to_string() })
+    }
+
+    /// How long a synchronous send waits for a receiver to take its message; by
+    /// default the client's call timeout.
+    pub fn with_sync_wait(mut self, wait: Duration) -> Self {
+        self.sync_wait = Some(wait);
+        self
+    }
+
+    /// Asynchronous send: returns the message's id once the node has queued it.
+    pub async fn send(&self, source: &str, body: Bytes) -> Result<u64, RemoteError> {
+        self.send_as(SendMode::Async, source, body, None).await
+    }
+
+    /// Synchronous send: returns once a receiver has taken the message.
+    pub async fn send_sync(&self, source: &str, body: Bytes) -> Result<u64, RemoteError> {
+        self.send_as(SendMode::Sync, source, body, self.sync_wait).await
+    }
+
+    /// Durable send: returns once the node has persisted the message (synced to disk).
+    pub async fn send_durable(&self, source: &str, body: Bytes) -> Result<u64, RemoteError> {
+        self.send_as(SendMode::Durable, source, body, None).await
+    }
+
+    async fn send_as(
+        &self,
+        mode: SendMode,
+        source: &str,
+        body: Bytes,
+        wait: Option<Duration>,
+    ) -> Result<u64, RemoteError> {
+        let size = body.len();
+        let body = Body::new(body).map_err(|_| RemoteError::TooLarge(size))?;
+        let args = SendArgs { mailbox: self.name.clone(), source: name(source)?, mode, body };
+        let options = CallOptions { timeout: wait.map(|w| w + SLACK), ..CallOptions::default() };
+        let reply: SendReply = self.office.call(SEND, &args, options).await?;
+        match reply.status {
+            Status::Ok => Ok(reply.id),
+            Status::Full => Err(RemoteError::Full(reply.reason)),
+            Status::StoreFailed => Err(RemoteError::Store(reply.reason)),
+            Status::NoStore => Err(RemoteError::NoStore(reply.reason)),
+            Status::TooMany => Err(RemoteError::TooMany),
+            Status::NotTaken => Err(RemoteError::NotTaken(reply.reason)),
+        }
+    }
+
+    /// Non-blocking receive: the oldest message (from `source`, if given), if any.
+    pub async fn try_receive(&self, source: Option<&str>) -> Result<Option<RemoteDelivery>, RemoteError> {
+        self.receive_within(source, Duration::ZERO).await
+    }
+
+    /// Receives the next message (from `source`, if given), waiting at most `timeout`;
+    /// `None` if none came.
+    pub async fn receive_timeout(
+        &self,
+        source: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Option<RemoteDelivery>, RemoteError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.receive_within(source, left.min(POLL)).await? {
+                Some(delivery) => return Ok(Some(delivery)),
+                None if left <= POLL => return Ok(None),
+                None => {}
+            }
+        }
+    }
+
+    /// Receives the next message (from `source`, if given), waiting for one.
+    pub async fn receive(&self, source: Option<&str>) -> Result<RemoteDelivery, RemoteError> {
+        loop {
+            if let Some(delivery) = self.receive_within(source, POLL).await? {
+                return Ok(delivery);
+            }
+        }
+    }
+
+    /// Event-driven receive: every message, as it comes (from `source`, if given); ends
+    /// after the first error.
+    pub fn deliveries(&self, source: Option<String>) -> impl Stream<Item = Result<RemoteDelivery, RemoteError>> {
+        futures_util::stream::unfold(Some((self.clone(), source)), |state| async move {
+            let (mailbox, source) = state?;
+            match mailbox.receive(source.as_deref()).await {
+                Ok(delivery) => Some((Ok(delivery), Some((mailbox, source)))),
+                Err(e) => Some((Err(e), None)),
+            }
+        })
+    }
+
+    /// One RECEIVE call that waits at most `wait` at the node.
+    async fn receive_within(&self, source: Option<&str>, wait: Duration) -> Result<Option<RemoteDelivery>, RemoteError> {
+        let wait_ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX);
+        let args = ReceiveArgs { mailbox: self.name.clone(), source: source.map(name).transpose()?, wait_ms };
+        let options = CallOptions { timeout: Some(wait + SLACK), ..CallOptions::default() };
+        let reply: ReceiveReply = self.office.call(RECEIVE, &args, options).await?;
+        if reply.status == Status::TooMany {
+            return Err(RemoteError::TooMany);
+        }
+        Ok(reply.message.map(|m| RemoteDelivery {
+            message: Message {
+                id: m.id,
+                source: m.source.into_string(),
+                body: m.body.into_bytes(),
+                deliveries: m.delivery,
+                durable: m.durable,
+            },
+            mailbox: self.clone(),
+        }))
+    }
+
+    async fn settle(&self, proc: u32, message: &Message) -> Result<bool, RemoteError> {
+        let args = SettleArgs { mailbox: self.name.clone(), id: message.id, delivery: message.deliveries };
+        // Settling one delivery twice settles nothing more: safe to resend.
+        let reply: SettleReply = self.office.call(proc, &args, CallOptions::idempotent(true)).await?;
+        match reply.status {
+            Status::StoreFailed => Err(RemoteError::Store(reply.reason)),
+            _ => Ok(reply.settled),
+        }
+    }
+}
