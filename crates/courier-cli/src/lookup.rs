@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use courier::object::RegistryClient;
-use courier::rpc::{Client, ClientConfig};
 use courier::transport::Endpoint;
 
 #[derive(clap::Args)]
@@ -20,12 +19,8 @@ pub struct Args {
 
 /// A client of the registry of `node` (default 127.0.0.1:7111).
 pub async fn registry(node: Option<&str>) -> anyhow::Result<(Endpoint, RegistryClient)> {
-    let addr = crate::ping::resolve(node.unwrap_or("127.0.0.1"), crate::serve::DEFAULT_PORT)?;
-    let endpoint = Endpoint::Tcp(addr);
-    let client = Client::connect(&endpoint, ClientConfig::default())
-        .await
-        .with_context(|| format!("cannot reach {endpoint}"))?;
-    Ok((endpoint, RegistryClient::new(client)))
+    let (addr, client) = crate::node::connect(node).await?;
+    Ok((Endpoint::Tcp(addr), RegistryClient::new(client)))
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {

@@ -6,7 +6,9 @@ mod chaos;
 mod idl;
 mod lookup;
 mod ls;
+mod mailboxes;
 mod names;
+mod node;
 mod ping;
 mod serve;
 
@@ -31,6 +33,12 @@ enum Command {
     Ls(ls::Args),
     /// Look a name up in a node's registry of remote objects.
     Lookup(lookup::Args),
+    /// Put a message in a node's mailbox (prints nothing but errors).
+    Send(mailboxes::SendArgs),
+    /// Receive a message from a node's mailbox and print its body (--follow: every one).
+    Recv(mailboxes::RecvArgs),
+    /// List a node's mailboxes: depth, consumers and rates.
+    Mailboxes(mailboxes::ListArgs),
     /// Relay UDP to a server, losing, duplicating and delaying datagrams on purpose.
     Chaos(chaos::Args),
     /// Measure a node: latency and calls per second of ECHO calls.
@@ -60,6 +68,9 @@ fn main() -> std::process::ExitCode {
             Command::Idl(command) => idl::run(command),
             Command::Ls(args) => ls::run(args).await,
             Command::Lookup(args) => lookup::run(args).await,
+            Command::Send(args) => mailboxes::send(args).await,
+            Command::Recv(args) => mailboxes::recv(args).await,
+            Command::Mailboxes(args) => mailboxes::list(args).await,
             Command::Chaos(args) => chaos::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }

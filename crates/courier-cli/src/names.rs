@@ -30,6 +30,9 @@ pub fn name_of(table: &str, number: u32) -> Option<String> {
     if number == courier::object::registry::PROGRAM {
         return Some("courier-registry".to_owned());
     }
+    if number == courier::mailbox::protocol::PROGRAM {
+        return Some("courier-mailbox".to_owned());
+    }
     entries(table).find(|(_, n, _)| *n == number).map(|(name, _, _)| name.to_owned())
 }
 

@@ -1,5 +1,6 @@
-//! `courier serve`: the node. It serves the diagnostic program (NULL and ECHO) and the
-//! name registry of remote objects on TCP and UDP at every `--listen` address, prints the addresses actually bound,
+//! `courier serve`: the node. It serves the diagnostic program (NULL and ECHO), the
+//! name registry of remote objects and the mailboxes (durable with `--data DIR`) on TCP
+//! and UDP at every `--listen` address, prints the addresses actually bound,
 //! registers its programs with the machine's binder when one runs (unless
 //! `--no-register`), and on Ctrl-C or SIGTERM withdraws them and stops.
 
@@ -8,8 +9,14 @@ use std::process::ExitCode;
 
 use std::io::Write;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::Context;
 use courier::binder::{protocol, Binder, Registration, Table};
+use courier::mailbox::post_office::{PostOffice, PostOfficeConfig};
+use courier::mailbox::store::RedbStore;
+use courier::mailbox::{QueueConfig, WhenFull};
 use courier::rpc::{Listening, Server};
 use courier::transport::Endpoint;
 
@@ -44,10 +51,22 @@ pub struct Args {
     /// --rpcbind: /run/rpcbind.sock; with --rpcbind-port: none).
     #[arg(long, value_name = "PATH")]
     rpcbind_socket: Option<std::path::PathBuf>,
-    /// Keep the node's durable state in DIR (the binder's registrations, in
-    /// DIR/rpcbind.xdr, survive a restart).
+    /// Keep the node's durable state in DIR: durable mailboxes (DIR/mailboxes.redb) and
+    /// the binder's registrations (DIR/rpcbind.xdr) survive a restart.
     #[arg(long, value_name = "DIR")]
     data: Option<std::path::PathBuf>,
+    /// Seconds a received message waits for its acknowledgement before it is delivered
+    /// again.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    visibility: f64,
+    /// After this many deliveries without an acknowledgement a message goes to the
+    /// dead-letter mailbox NAME.dead.
+    #[arg(long, value_name = "N")]
+    max_deliveries: Option<u32>,
+    /// The most messages a mailbox holds; senders to a full one wait (up to their
+    /// deadline).
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    mailbox_capacity: usize,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -65,9 +84,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let names = courier::object::Registry::new(MAX_NAMES);
+    let post_office = post_office(&args)?;
     let mut builder = Server::builder()
         .register(courier::diag::PROGRAM, courier::diag::VERSION, courier::diag::service())
-        .register(courier::object::registry::PROGRAM, courier::object::registry::VERSION, names.service());
+        .register(courier::object::registry::PROGRAM, courier::object::registry::VERSION, names.service())
+        .register(courier::mailbox::protocol::PROGRAM, courier::mailbox::protocol::VERSION, post_office.service());
     if let Some(binder) = &binder {
         builder = binder.clone().serve(builder);
     }
@@ -150,6 +171,32 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let _ = std::fs::remove_file(path);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The node's mailboxes, durable in `--data DIR` when given (their messages loaded).
+fn post_office(args: &Args) -> anyhow::Result<Arc<PostOffice>> {
+    let store = match &args.data {
+        None => None,
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            let path = dir.join("mailboxes.redb");
+            let store = RedbStore::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+            Some(Arc::new(store) as Arc<dyn courier::mailbox::store::Store>)
+        }
+    };
+    let visibility = Duration::try_from_secs_f64(args.visibility).context("--visibility: not a duration")?;
+    let queue = QueueConfig {
+        capacity: args.mailbox_capacity,
+        when_full: WhenFull::Wait,
+        visibility,
+        max_deliveries: args.max_deliveries,
+    };
+    let office = PostOffice::open(PostOfficeConfig { queue, ..PostOfficeConfig::default() }, store)
+        .context("cannot load the durable mailboxes")?;
+    for mailbox in office.mailboxes() {
+        tracing::info!(mailbox = mailbox.name(), waiting = mailbox.depth().0, "mailbox loaded");
+    }
+    Ok(office)
 }
 
 /// Binds TCP and UDP on `addr`. With port 0 both get the same free port, as ONC RPC

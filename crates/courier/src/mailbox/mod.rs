@@ -22,6 +22,8 @@ pub mod queue;
 pub mod remote;
 mod stats;
 pub mod store;
+#[cfg(feature = "jetstream")]
+pub mod jetstream;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

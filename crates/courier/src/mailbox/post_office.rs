@@ -105,6 +105,11 @@ impl PostOffice {
         })
     }
 
+    /// Where durable messages are kept, if anywhere.
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.store.as_ref()
+    }
+
     /// Every mailbox, by name.
     pub fn mailboxes(&self) -> Vec<Mailbox> {
         lock(&self.mailboxes).values().cloned().collect()
@@ -131,7 +136,7 @@ impl PostOffice {
             return reply(Status::NoStore, 0, "the node keeps no durable state (start it with --data DIR)".into());
         }
         let (source, body) = (args.source.as_str(), Bytes::from(args.body));
-        let wait = self.wait_for(call, self.config.max_wait);
+        let wait = self.wait_for(call, Duration::from_millis(args.wait_ms.into()));
         let sent = tokio::time::timeout(wait, async {
             match args.mode {
                 SendMode::Async => mailbox.send(source, body).await.map(|id| (id, None)),

@@ -17,7 +17,13 @@
 //!     MAILBOX_TOO_MANY = 4,     /* the node holds as many mailboxes as it may */
 //!     MAILBOX_NOT_TAKEN = 5     /* a synchronous send queued but not taken in time */
 //! };
-//! struct send_args { mailbox_name mailbox; source_name source; send_mode mode; message_body body; };
+//! struct send_args {
+//!     mailbox_name mailbox;
+//!     source_name source;
+//!     send_mode mode;
+//!     unsigned int wait_ms;     /* for room in a full mailbox; SEND_SYNC: and for a receiver */
+//!     message_body body;
+//! };
 //! struct send_reply { mailbox_status status; unsigned hyper id; string reason<>; };
 //! struct receive_args {
 //!     mailbox_name mailbox;
@@ -136,6 +142,10 @@ pub struct SendArgs {
     pub source: Name,
     /// When to answer.
     pub mode: SendMode,
+    /// How long to wait, in milliseconds, for room in a full mailbox and, for a
+    /// synchronous send, for a receiver (bounded by the call's deadline and the node's
+    /// longest wait).
+    pub wait_ms: u32,
     /// The message.
     pub body: Body,
 }

@@ -26,6 +26,8 @@ use crate::transport::Endpoint;
 const POLL: Duration = Duration::from_secs(20);
 /// Time for a waiting call's reply to come back, on top of its wait.
 const SLACK: Duration = Duration::from_secs(5);
+/// How long a send waits at the node by default, for room or for a receiver.
+const SEND_WAIT: Duration = Duration::from_secs(20);
 
 /// Why a call to a node's mailbox failed.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,10 @@ pub enum RemoteError {
     BadName(String),
 }
 
+fn millis(wait: Duration) -> u32 {
+    u32::try_from(wait.as_millis()).unwrap_or(u32::MAX)
+}
+
 fn name(text: &str) -> Result<Name, RemoteError> {
     Name::new(text).map_err(|_| RemoteError::BadName(text.to_owned()))
 }
@@ -83,7 +89,7 @@ impl MailboxClient {
 
     /// The mailbox `name` of the node (made there on first use).
     pub fn mailbox(&self, name: &str) -> Result<RemoteMailbox, RemoteError> {
-        Ok(RemoteMailbox { office: self.clone(), name: self::name(name)?, sync_wait: None })
+        Ok(RemoteMailbox { office: self.clone(), name: self::name(name)?, wait: SEND_WAIT })
     }
 
     /// Every mailbox of the node, sorted by name, with its depth, consumers and rates.
@@ -107,7 +113,7 @@ impl MailboxClient {
 pub struct RemoteMailbox {
     office: MailboxClient,
     name: Name,
-    sync_wait: Option<Duration>,
+    wait: Duration,
 }
 
 /// A message received from a node's mailbox, to acknowledge once processed.
@@ -160,39 +166,34 @@ impl RemoteMailbox {
         Some(MailboxRef { node: self.office.node?, name: self.name.to_string() })
     }
 
-    /// How long a synchronous send waits for a receiver to take its message; by
-    /// default the client's call timeout.
-    pub fn with_sync_wait(mut self, wait: Duration) -> Self {
-        self.sync_wait = Some(wait);
+    /// How long a send waits at the node for room in a full mailbox, and a synchronous
+    /// send for a receiver to take its message (20 s unless set).
+    pub fn with_wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
         self
     }
 
     /// Asynchronous send: returns the message's id once the node has queued it.
     pub async fn send(&self, source: &str, body: Bytes) -> Result<u64, RemoteError> {
-        self.send_as(SendMode::Async, source, body, None).await
+        self.send_as(SendMode::Async, source, body).await
     }
 
     /// Synchronous send: returns once a receiver has taken the message.
     pub async fn send_sync(&self, source: &str, body: Bytes) -> Result<u64, RemoteError> {
-        self.send_as(SendMode::Sync, source, body, self.sync_wait).await
+        self.send_as(SendMode::Sync, source, body).await
     }
 
     /// Durable send: returns once the node has persisted the message (synced to disk).
     pub async fn send_durable(&self, source: &str, body: Bytes) -> Result<u64, RemoteError> {
-        self.send_as(SendMode::Durable, source, body, None).await
+        self.send_as(SendMode::Durable, source, body).await
     }
 
-    async fn send_as(
-        &self,
-        mode: SendMode,
-        source: &str,
-        body: Bytes,
-        wait: Option<Duration>,
-    ) -> Result<u64, RemoteError> {
+    async fn send_as(&self, mode: SendMode, source: &str, body: Bytes) -> Result<u64, RemoteError> {
         let size = body.len();
         let body = Body::new(body).map_err(|_| RemoteError::TooLarge(size))?;
-        let args = SendArgs { mailbox: self.name.clone(), source: name(source)?, mode, body };
-        let options = CallOptions { timeout: wait.map(|w| w + SLACK), ..CallOptions::default() };
+        let wait_ms = millis(self.wait);
+        let args = SendArgs { mailbox: self.name.clone(), source: name(source)?, mode, wait_ms, body };
+        let options = CallOptions { timeout: Some(self.wait + SLACK), ..CallOptions::default() };
         let reply: SendReply = self.office.call(SEND, &args, options).await?;
         match reply.status {
             Status::Ok => Ok(reply.id),
@@ -250,8 +251,7 @@ impl RemoteMailbox {
 
     /// One RECEIVE call that waits at most `wait` at the node.
     async fn receive_within(&self, source: Option<&str>, wait: Duration) -> Result<Option<RemoteDelivery>, RemoteError> {
-        let wait_ms = u32::try_from(wait.as_millis()).unwrap_or(u32::MAX);
-        let args = ReceiveArgs { mailbox: self.name.clone(), source: source.map(name).transpose()?, wait_ms };
+        let args = ReceiveArgs { mailbox: self.name.clone(), source: source.map(name).transpose()?, wait_ms: millis(wait) };
         let options = CallOptions { timeout: Some(wait + SLACK), ..CallOptions::default() };
         let reply: ReceiveReply = self.office.call(RECEIVE, &args, options).await?;
         if reply.status == Status::TooMany {

@@ -1,0 +1,290 @@
+//! Mailboxes of a node, reached over ONC RPC: every send and receive mode through the
+//! mailbox program, receipts and redelivery, durable messages surviving a restart of the
+//! node, and bad input (oversized messages, garbage, too many mailboxes, durable sends to
+//! a node without a store) answered with errors while other clients carry on.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use courier::mailbox::post_office::{PostOffice, PostOfficeConfig};
+use courier::mailbox::protocol::{self, MailboxRef};
+use courier::mailbox::remote::{MailboxClient, RemoteError, RemoteMailbox};
+use courier::mailbox::store::{RedbStore, Store};
+use courier::mailbox::{QueueConfig, WhenFull};
+use courier::rpc::{CallError, Client, ClientConfig, Server};
+use courier::transport::Endpoint;
+use futures_util::StreamExt;
+
+fn config() -> PostOfficeConfig {
+    let queue = QueueConfig {
+        capacity: 100,
+        when_full: WhenFull::Reject,
+        visibility: Duration::from_millis(300),
+        max_deliveries: None,
+    };
+    PostOfficeConfig { queue, max_mailboxes: 16, max_wait: Duration::from_secs(10) }
+}
+
+/// A node serving a post office on a free loopback port.
+struct Node {
+    office: Arc<PostOffice>,
+    addr: SocketAddr,
+    _listening: courier::rpc::Listening,
+}
+
+impl Node {
+    async fn start(config: PostOfficeConfig, store: Option<Arc<dyn Store>>) -> Node {
+        let office = PostOffice::open(config, store).unwrap();
+        let server = Server::builder().register(protocol::PROGRAM, protocol::VERSION, office.service()).build();
+        let listening = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let Endpoint::Tcp(addr) = listening.endpoint().clone() else { unreachable!("TCP") };
+        Node { office, addr, _listening: listening }
+    }
+
+    async fn mailbox(&self, name: &str) -> RemoteMailbox {
+        let reference = MailboxRef { node: self.addr, name: name.into() };
+        RemoteMailbox::open(&reference).await.unwrap()
+    }
+}
+
+fn text(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mode_works_across_the_wire() {
+    let node = Node::start(config(), None).await;
+    let inbox = node.mailbox("inbox").await;
+    assert_eq!(inbox.reference().unwrap().to_string(), format!("mailbox://{}/inbox", node.addr));
+
+    // Asynchronous send, non-blocking receive, source filter.
+    assert!(inbox.try_receive(None).await.unwrap().is_none());
+    inbox.send("alice", text("from alice")).await.unwrap();
+    inbox.send("bob", text("from bob")).await.unwrap();
+    let bob = inbox.try_receive(Some("bob")).await.unwrap().expect("bob's message");
+    assert_eq!((bob.message().source.as_str(), &bob.message().body[..]), ("bob", &b"from bob"[..]));
+    assert!(bob.ack().await.unwrap());
+    let alice = inbox.receive(None).await.unwrap();
+    assert_eq!(&alice.message().body[..], b"from alice");
+    assert!(alice.ack().await.unwrap());
+
+    // Timed receive: nothing comes, and it took about the timeout.
+    let start = Instant::now();
+    assert!(inbox.receive_timeout(None, Duration::from_millis(300)).await.unwrap().is_none());
+    assert!(start.elapsed() >= Duration::from_millis(250), "{:?}", start.elapsed());
+
+    // A waiting receive (a future) gets a message sent while it waits.
+    let waiting = tokio::spawn({
+        let inbox = inbox.clone();
+        async move { inbox.receive(None).await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(node.office.mailbox("inbox").unwrap().stats().consumers, 1, "the long poll waits at the node");
+    inbox.send("carol", text("late")).await.unwrap();
+    let late = waiting.await.unwrap();
+    assert_eq!(&late.message().body[..], b"late");
+    late.ack().await.unwrap();
+
+    // Synchronous send: returns only once a receiver took the message.
+    let sync = tokio::spawn({
+        let inbox = inbox.clone();
+        async move { inbox.send_sync("dave", text("rendezvous")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!sync.is_finished(), "nobody took it yet");
+    let taken = inbox.receive(None).await.unwrap();
+    sync.await.unwrap().unwrap();
+    taken.ack().await.unwrap();
+
+    // A synchronous send nobody takes ends with NotTaken (the message stays queued).
+    let lonely = node.mailbox("lonely").await.with_wait(Duration::from_millis(300));
+    assert!(matches!(lonely.send_sync("eve", text("anyone?")).await, Err(RemoteError::NotTaken(_))));
+    assert_eq!(lonely.try_receive(None).await.unwrap().unwrap().message().body, text("anyone?"));
+
+    // Event-driven receive: a stream of deliveries.
+    for i in 0..5 {
+        inbox.send("frank", text(&i.to_string())).await.unwrap();
+    }
+    let mut stream = Box::pin(inbox.deliveries(None));
+    for i in 0..5 {
+        let delivery = stream.next().await.unwrap().unwrap();
+        assert_eq!(delivery.message().body, text(&i.to_string()));
+        delivery.ack().await.unwrap();
+    }
+
+    // A node without a store refuses durable sends, saying why.
+    match inbox.send_durable("gina", text("keep me")).await {
+        Err(RemoteError::NoStore(reason)) => assert!(reason.contains("--data"), "{reason}"),
+        other => panic!("durable send to a node without a store: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unacknowledged_message_comes_back_and_a_stale_receipt_is_refused() {
+    let node = Node::start(config(), None).await;
+    let jobs = node.mailbox("jobs").await;
+    jobs.send("boss", text("job")).await.unwrap();
+    let first = jobs.receive(None).await.unwrap();
+    assert_eq!(first.message().deliveries, 1);
+    // Not acknowledged within the visibility timeout (300 ms): delivered again.
+    let again = jobs.receive_timeout(None, Duration::from_secs(5)).await.unwrap().expect("redelivered");
+    assert_eq!((again.message().id, again.message().deliveries), (first.message().id, 2));
+    assert!(!first.ack().await.unwrap(), "the first delivery's receipt is stale");
+    assert!(again.release().await.unwrap(), "given back");
+    let third = jobs.try_receive(None).await.unwrap().expect("released messages come at once");
+    assert_eq!(third.message().deliveries, 3);
+    assert!(third.ack().await.unwrap());
+    assert!(jobs.try_receive(None).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_go_to_the_dead_mailbox() {
+    let mut config = config();
+    config.queue.max_deliveries = Some(2);
+    let node = Node::start(config, None).await;
+    let work = node.mailbox("work").await;
+    work.send("boss", text("poison")).await.unwrap();
+    for delivery in 1..=2 {
+        let d = work.receive_timeout(None, Duration::from_secs(5)).await.unwrap().expect("delivered");
+        assert_eq!(d.message().deliveries, delivery);
+        drop(d); // never acknowledged
+    }
+    let dead = node.mailbox("work.dead").await;
+    let letter = dead.receive_timeout(None, Duration::from_secs(5)).await.unwrap().expect("a dead letter");
+    assert_eq!((letter.message().source.as_str(), letter.message().body.clone()), ("boss", text("poison")));
+    letter.ack().await.unwrap();
+    assert!(work.try_receive(None).await.unwrap().is_none());
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("mailboxes.redb")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_messages_survive_a_restart_of_the_node_and_acknowledged_ones_stay_gone() {
+    let path = scratch("node-restart");
+    let mut config = config();
+    config.queue.max_deliveries = Some(1);
+    {
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&path).unwrap());
+        let node = Node::start(config.clone(), Some(store)).await;
+        let orders = node.mailbox("orders").await;
+        for i in 0..10 {
+            orders.send_durable("shop", text(&format!("order {i}"))).await.unwrap();
+        }
+        orders.send("shop", text("not durable")).await.unwrap();
+        // Three acknowledged durably: gone for good.
+        for i in 0..3 {
+            let d = orders.receive(None).await.unwrap();
+            assert_eq!(d.message().body, text(&format!("order {i}")));
+            assert!(d.message().durable);
+            assert!(d.ack().await.unwrap());
+        }
+        // One received, never acknowledged, past its last delivery: a durable dead letter.
+        let poisoned = orders.receive(None).await.unwrap();
+        assert_eq!(poisoned.message().body, text("order 3"));
+        drop(poisoned);
+        let dead = node.mailbox("orders.dead").await;
+        let letter = dead.receive_timeout(None, Duration::from_secs(5)).await.unwrap().expect("dead letter");
+        assert!(letter.message().durable, "a persisted message stays persisted as a dead letter");
+        letter.release().await.unwrap();
+        // The move out of `orders`' store happens after the letter is persisted.
+        let limit = Instant::now() + Duration::from_secs(5);
+        while stored(&node, "orders") != 6 {
+            assert!(Instant::now() < limit, "order 3 left the origin's store");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    // The node restarts on the same store: durable messages are back, in order.
+    let store = reopen(&path).await;
+    let node = Node::start(config, Some(store)).await;
+    let names: Vec<String> = node.office.mailboxes().iter().map(|m| m.name().to_owned()).collect();
+    assert_eq!(names, ["orders", "orders.dead"], "the mailboxes with persisted messages are open at start");
+    let orders = node.mailbox("orders").await;
+    for i in 4..10 {
+        let d = orders.receive_timeout(None, Duration::from_secs(2)).await.unwrap().expect("persisted");
+        assert_eq!(d.message().body, text(&format!("order {i}")));
+        d.ack().await.unwrap();
+    }
+    assert!(orders.try_receive(None).await.unwrap().is_none(), "the non-durable message did not survive");
+    let dead = node.mailbox("orders.dead").await;
+    let letter = dead.try_receive(None).await.unwrap().expect("the dead letter survived");
+    assert_eq!(letter.message().body, text("order 3"));
+    letter.ack().await.unwrap();
+}
+
+/// How many messages of `mailbox` the node's store holds.
+fn stored(node: &Node, mailbox: &str) -> usize {
+    node.office.store().expect("durable").load(mailbox).unwrap().len()
+}
+
+/// Opens the store again once the previous node has let go of it (its connections end
+/// asynchronously after the clients are gone).
+async fn reopen(path: &std::path::Path) -> Arc<dyn Store> {
+    let limit = Instant::now() + Duration::from_secs(5);
+    loop {
+        match RedbStore::open(path) {
+            Ok(store) => return Arc::new(store),
+            Err(e) if Instant::now() < limit => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("reopen the store: {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_errors_and_other_clients_carry_on() {
+    let node = Node::start(config(), None).await;
+    let inbox = node.mailbox("inbox").await;
+
+    // Oversized: refused by the client before sending, and by the node's decoder (the
+    // body's bound is checked before anything is allocated) when a client sends it anyway.
+    let big = Bytes::from(vec![7u8; protocol::MAX_BODY as usize + 1]);
+    assert!(matches!(inbox.send("big", big.clone()).await, Err(RemoteError::TooLarge(n)) if n == big.len()));
+    let raw = Client::connect(&Endpoint::Tcp(node.addr), ClientConfig::default()).await.unwrap();
+    let mut args = Vec::new();
+    for word in ["inbox", "big"] {
+        args.extend_from_slice(&(word.len() as u32).to_be_bytes());
+        args.extend_from_slice(word.as_bytes());
+        args.resize(args.len().next_multiple_of(4), 0);
+    }
+    args.extend_from_slice(&0u32.to_be_bytes()); // SEND_ASYNC
+    args.extend_from_slice(&0u32.to_be_bytes()); // wait_ms
+    args.extend_from_slice(&(big.len() as u32).to_be_bytes());
+    args.extend_from_slice(&big);
+    let call = courier::rpc::ProcId { prog: protocol::PROGRAM, vers: protocol::VERSION, proc: protocol::SEND };
+    let refused = raw.do_operation(call, Bytes::from(args), &Default::default()).await;
+    assert!(matches!(refused, Err(CallError::GarbageArgs { .. })), "{refused:?}");
+
+    // Garbage bytes on the program's port: that connection is dropped, nobody else's.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut garbage = tokio::net::TcpStream::connect(node.addr).await.unwrap();
+        garbage.write_all(&[0x80, 0, 0, 12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]).await.unwrap();
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), garbage.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "the node answers or closes; it does not hang");
+    }
+    inbox.send("ok", text("still here")).await.unwrap();
+    assert_eq!(inbox.try_receive(None).await.unwrap().unwrap().message().body, text("still here"));
+
+    // Bad names and too many mailboxes.
+    let office = MailboxClient::connect(node.addr).await.unwrap();
+    assert!(matches!(office.mailbox(&"x".repeat(256)), Err(RemoteError::BadName(_))));
+    for i in 0..20 {
+        let result = office.mailbox(&format!("m{i}")).unwrap().send("s", text("x")).await;
+        match result {
+            Ok(_) => assert!(i < 15, "mailbox {i} of at most 16 (inbox is one)"),
+            Err(RemoteError::TooMany) => assert!(i >= 15, "{i}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(office.list().await.unwrap().len(), 16);
+}
