@@ -1,6 +1,11 @@
-//! The durable store of mailboxes: messages survive reopening the store, acknowledged
-//! ones are forgotten, and group commit makes concurrent durable appends share
-//! transactions while answering each only once it is on disk.
+//! The durable store of mailboxes, on every backend (redb, and JetStream on a real
+//! nats-server): messages survive reopening the store, acknowledged ones are forgotten,
+//! the mailboxes holding messages are listed, group commit makes concurrent durable
+//! appends share transactions while answering each only once it is stored, and a
+//! durable mailbox finds its unacknowledged messages again after a restart.
+//!
+//! Each test body takes a [`Backend`], which opens a store (again) in one place; the
+//! [`on_every_backend!`] macro makes one test per backend, named `<body>::<backend>`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -12,29 +17,126 @@ fn record(mailbox: &str, id: u64, body: &str) -> Record {
     Record { mailbox: mailbox.into(), id, source: "test".into(), body: Bytes::copy_from_slice(body.as_bytes()) }
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("mailboxes.redb")
+/// Where a test's store keeps its messages.
+trait Backend {
+    /// Opens the store there; a second call reopens it, as after a restart.
+    fn open(&self) -> Arc<dyn Store>;
 }
 
-#[test]
-fn messages_survive_reopening_and_acknowledged_ones_are_gone() {
-    let path = scratch("store-reopen");
+/// A redb file in a new scratch directory.
+struct Redb(std::path::PathBuf);
+
+impl Redb {
+    fn new() -> Redb {
+        static STORES: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("mailbox-store-{}-{}", std::process::id(), STORES.fetch_add(1, Ordering::SeqCst));
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Redb(dir.join("mailboxes.redb"))
+    }
+}
+
+impl Backend for Redb {
+    fn open(&self) -> Arc<dyn Store> {
+        Arc::new(RedbStore::open(&self.0).unwrap())
+    }
+}
+
+/// A nats-server of the test's own; reopening is connecting again.
+#[cfg(feature = "jetstream")]
+struct JetStream(courier_test_support::nats::NatsServer);
+
+#[cfg(feature = "jetstream")]
+impl JetStream {
+    fn new() -> JetStream {
+        JetStream(courier_test_support::nats::NatsServer::start())
+    }
+}
+
+#[cfg(feature = "jetstream")]
+impl Backend for JetStream {
+    fn open(&self) -> Arc<dyn Store> {
+        use courier::mailbox::jetstream::{JetStreamConfig, JetStreamStore};
+        Arc::new(JetStreamStore::connect(&self.0.url(), JetStreamConfig::default()).unwrap())
+    }
+}
+
+/// Makes, for each test body named, a module of that name with one test per backend.
+macro_rules! on_every_backend {
+    ($($kind:ident $body:ident;)*) => {$(
+        mod $body {
+            on_every_backend!(@test $kind $body redb super::Redb::new);
+            #[cfg(feature = "jetstream")]
+            on_every_backend!(@test $kind $body jetstream super::JetStream::new);
+        }
+    )*};
+    (@test sync $body:ident $backend:ident $make:path) => {
+        #[test]
+        fn $backend() {
+            super::$body(&$make());
+        }
+    };
+    // The backend outlives the runtime, whose shutdown waits for the store calls still
+    // running (removals of acknowledged messages).
+    (@test async $body:ident $backend:ident $make:path) => {
+        #[test]
+        fn $backend() {
+            let backend = $make();
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            runtime.block_on(super::$body(&backend));
+            drop(runtime);
+        }
+    };
+}
+
+on_every_backend! {
+    sync messages_survive_reopening_and_acknowledged_ones_are_gone;
+    sync the_mailboxes_with_messages_are_listed_whatever_their_names;
+    async concurrent_durable_appends_share_transactions;
+    async a_durable_mailbox_keeps_unacknowledged_messages_across_a_restart;
+}
+
+fn messages_survive_reopening_and_acknowledged_ones_are_gone(backend: &dyn Backend) {
     {
-        let store = RedbStore::open(&path).unwrap();
+        let store = backend.open();
         store.append(&[record("a", 1, "one"), record("a", 2, "two"), record("b", 1, "other")]).unwrap();
         store.remove("a", &[1]).unwrap();
     }
-    let store = RedbStore::open(&path).unwrap();
+    let store = backend.open();
     assert_eq!(store.load("a").unwrap(), [record("a", 2, "two")]);
     assert_eq!(store.load("b").unwrap(), [record("b", 1, "other")]);
     assert!(store.load("c").unwrap().is_empty());
+    // A store that did not append them forgets them too.
+    store.remove("a", &[2]).unwrap();
+    assert!(store.load("a").unwrap().is_empty());
+    drop(store);
+    assert_eq!(backend.open().load("b").unwrap(), [record("b", 1, "other")]);
+}
+
+fn the_mailboxes_with_messages_are_listed_whatever_their_names(backend: &dyn Backend) {
+    let names = ["", "a.b", "a b", "x>*", "%41", "A", "ünï cödé", "orders"];
+    let sent = |id, name: &str| Record { source: format!("from {name}\r\n"), ..record(name, id, name) };
+    {
+        let store = backend.open();
+        for (id, name) in (1..).zip(names) {
+            store.append(&[sent(id, name)]).unwrap();
+        }
+        store.append(&[record("gone", 1, "soon")]).unwrap();
+        store.remove("gone", &[1]).unwrap();
+    }
+    let store = backend.open();
+    let mut expected: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    expected.sort();
+    assert_eq!(store.mailboxes().unwrap(), expected);
+    // Each name has its own messages, with its source as sent.
+    for (id, name) in (1..).zip(names) {
+        assert_eq!(store.load(name).unwrap(), [sent(id, name)], "{name:?}");
+    }
 }
 
 /// A store that counts its transactions.
-struct Counting(RedbStore, AtomicUsize);
+struct Counting(Arc<dyn Store>, AtomicUsize);
 
 impl Store for Counting {
     fn append(&self, records: &[Record]) -> std::io::Result<()> {
@@ -47,12 +149,13 @@ impl Store for Counting {
     fn load(&self, mailbox: &str) -> std::io::Result<Vec<Record>> {
         self.0.load(mailbox)
     }
+    fn mailboxes(&self) -> std::io::Result<Vec<String>> {
+        self.0.mailboxes()
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_durable_appends_share_transactions() {
-    let path = scratch("store-group");
-    let store = Arc::new(Counting(RedbStore::open(&path).unwrap(), AtomicUsize::new(0)));
+async fn concurrent_durable_appends_share_transactions(backend: &dyn Backend) {
+    let store = Arc::new(Counting(backend.open(), AtomicUsize::new(0)));
     let group = Arc::new(GroupCommit::new(store.clone()));
     let appends: Vec<_> = (1..=256u64)
         .map(|id| {
@@ -66,20 +169,25 @@ async fn concurrent_durable_appends_share_transactions() {
     // Every acknowledged append is in the store...
     let loaded = store.load("q").unwrap();
     assert_eq!(loaded.iter().map(|r| r.id).collect::<Vec<_>>(), (1..=256).collect::<Vec<_>>());
-    // ...and they took far fewer synced transactions than appends.
+    // ...and they took far fewer transactions than appends.
     let transactions = store.1.load(Ordering::SeqCst);
     assert!(transactions < 128, "{transactions} transactions for 256 appends");
     drop(group);
+    // The committer lets go of the store just after answering the last append; redb
+    // opens a file once at a time.
+    let start = std::time::Instant::now();
+    while Arc::strong_count(&store) > 1 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(5), "the committer kept the store");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     drop(store);
-    assert_eq!(RedbStore::open(&path).unwrap().load("q").unwrap().len(), 256);
+    assert_eq!(backend.open().load("q").unwrap().len(), 256);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_durable_mailbox_keeps_unacknowledged_messages_across_a_restart() {
+async fn a_durable_mailbox_keeps_unacknowledged_messages_across_a_restart(backend: &dyn Backend) {
     use courier::mailbox::{Mailbox, QueueConfig};
-    let path = scratch("store-mailbox");
     {
-        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&path).unwrap());
+        let store = backend.open();
         let mailbox = Mailbox::durable("orders", QueueConfig::default(), store.clone()).unwrap();
         for body in ["one", "two", "three"] {
             mailbox.send_durable("shop", Bytes::from(body)).await.unwrap();
@@ -96,7 +204,7 @@ async fn a_durable_mailbox_keeps_unacknowledged_messages_across_a_restart() {
         }
     }
     // Restarted: both unacknowledged messages wait again, in order; new ids follow.
-    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&path).unwrap());
+    let store = backend.open();
     let mailbox = Mailbox::durable("orders", QueueConfig::default(), store).unwrap();
     assert_eq!(mailbox.depth(), (2, 0));
     let two = mailbox.try_receive(None).unwrap();

@@ -4,6 +4,8 @@
 //! server and learn its ports, run a C client, and run a test in a network namespace of
 //! its own with a private rpcbind on port 111.
 
+pub mod nats;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
