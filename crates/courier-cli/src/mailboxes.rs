@@ -123,7 +123,8 @@ pub struct ListArgs {
 
 pub async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
     let (addr, client) = crate::node::connect(args.node.as_deref()).await?;
-    let all = MailboxClient::new(client).list().await.with_context(|| format!("{addr}: listing the mailboxes failed"))?;
+    let all =
+        MailboxClient::new(client).list().await.with_context(|| format!("{addr}: listing the mailboxes failed"))?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

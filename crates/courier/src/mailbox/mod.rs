@@ -16,14 +16,14 @@
 //! A durable mailbox ([`Mailbox::durable`]) keeps the messages of durable sends in a
 //! [`store`] until they are acknowledged. See `docs/mailboxes.md`.
 
+#[cfg(feature = "jetstream")]
+pub mod jetstream;
 pub mod post_office;
 pub mod protocol;
 pub mod queue;
 pub mod remote;
 mod stats;
 pub mod store;
-#[cfg(feature = "jetstream")]
-pub mod jetstream;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,7 +34,7 @@ use futures_util::Stream;
 use tokio::sync::{oneshot, Notify};
 
 use crate::sync::lock;
-use queue::{Full, Queue};
+use queue::{Acked, Full, Queue};
 pub use queue::{Message, QueueConfig, WhenFull};
 pub use stats::MailboxStats;
 use stats::Meter;
@@ -125,11 +125,16 @@ impl Delivery {
     /// [`Delivery::ack_durable`] waits for it). False if it was too late (its visibility
     /// timeout passed and it waits or was delivered again).
     pub fn ack(self) -> bool {
-        let Some(message) = self.mailbox.take_settled(self.message.id, self.message.deliveries) else { return false };
-        if message.durable {
-            self.mailbox.forget(vec![message.id]);
+        match self.mailbox.take_settled(self.message.id, self.message.deliveries) {
+            Acked::Removed(message) => {
+                if message.durable {
+                    self.mailbox.forget(vec![message.id]);
+                }
+                true
+            }
+            Acked::Gone => true,
+            Acked::Stale => false,
         }
-        true
     }
 
     /// Acknowledges the message and, if it is persisted, returns once its removal from
@@ -154,12 +159,12 @@ impl Delivery {
 impl Mailbox {
     /// A new mailbox.
     pub fn new(name: &str, config: QueueConfig) -> Mailbox {
-        Mailbox::assemble(name, Queue::new(config), None, None)
+        Mailbox::assemble(name, config, Vec::new(), None, None)
     }
 
     /// A new mailbox whose messages go to `dead_letters` after their last delivery.
     pub fn with_dead_letters(name: &str, config: QueueConfig, dead_letters: Mailbox) -> Mailbox {
-        Mailbox::assemble(name, Queue::new(config), Some(dead_letters), None)
+        Mailbox::assemble(name, config, Vec::new(), Some(dead_letters), None)
     }
 
     /// A durable mailbox: its messages sent with [`Mailbox::send_durable`] are kept in
@@ -178,20 +183,27 @@ impl Mailbox {
         store: Option<Arc<dyn store::Store>>,
         dead_letters: Option<Mailbox>,
     ) -> std::io::Result<Mailbox> {
-        let Some(store) = store else { return Ok(Mailbox::assemble(name, Queue::new(config), dead_letters, None)) };
+        let Some(store) = store else { return Ok(Mailbox::assemble(name, config, Vec::new(), dead_letters, None)) };
         let messages = store
             .load(name)?
             .into_iter()
             .map(|r| Message { id: r.id, source: r.source, body: r.body, deliveries: 0, durable: true })
             .collect();
         let group = store::GroupCommit::new(store.clone());
-        Ok(Mailbox::assemble(name, Queue::restore(config, messages), dead_letters, Some(Durable { store, group })))
+        Ok(Mailbox::assemble(name, config, messages, dead_letters, Some(Durable { store, group })))
     }
 
-    fn assemble(name: &str, queue: Queue, dead_letters: Option<Mailbox>, store: Option<Durable>) -> Mailbox {
+    /// A mailbox holding `messages` (reloaded from its store) to begin with.
+    fn assemble(
+        name: &str,
+        config: QueueConfig,
+        messages: Vec<Message>,
+        dead_letters: Option<Mailbox>,
+        store: Option<Durable>,
+    ) -> Mailbox {
         let now = Instant::now();
         let state = State {
-            queue,
+            queue: Queue::restore(config, messages, first_id()),
             takers: Default::default(),
             sent: Meter::new(now),
             received: Meter::new(now),
@@ -325,13 +337,20 @@ impl Mailbox {
 
     /// Acknowledges delivery `delivery` of message `id` (the receipt a remote receiver
     /// holds): removes it, and returns once its removal from the store, if it was
-    /// persisted, is on disk. False if that delivery is no longer in flight.
+    /// persisted, is on disk. True when the message will not come again (also when it
+    /// was gone already: acknowledging twice is harmless); false when that delivery is
+    /// over and the message waits for, or went to, another.
     pub async fn ack(&self, id: u64, delivery: u32) -> std::io::Result<bool> {
-        let Some(message) = self.take_settled(id, delivery) else { return Ok(false) };
-        if let (true, Some(durable)) = (message.durable, &self.shared.store) {
-            durable.group.remove(&self.shared.name, id).await?;
+        match self.take_settled(id, delivery) {
+            Acked::Removed(message) => {
+                if let (true, Some(durable)) = (message.durable, &self.shared.store) {
+                    durable.group.remove(&self.shared.name, id).await?;
+                }
+                Ok(true)
+            }
+            Acked::Gone => Ok(true),
+            Acked::Stale => Ok(false),
         }
-        Ok(true)
     }
 
     /// Gives delivery `delivery` of message `id` back unprocessed, first in line. False
@@ -342,13 +361,15 @@ impl Mailbox {
         released
     }
 
-    fn take_settled(&self, id: u64, delivery: u32) -> Option<Message> {
+    fn take_settled(&self, id: u64, delivery: u32) -> Acked {
         let mut state = self.lock();
-        let message = state.queue.ack(id, delivery)?;
-        state.acknowledged += 1;
-        drop(state);
-        self.shared.room.notify_waiters();
-        Some(message)
+        let acked = state.queue.ack(id, delivery);
+        if let Acked::Removed(_) = acked {
+            state.acknowledged += 1;
+            drop(state);
+            self.shared.room.notify_waiters();
+        }
+        acked
     }
 
     /// Removes persisted messages from the store, in the background: a removal lost in a
@@ -394,7 +415,8 @@ impl Mailbox {
                 return;
             }
         };
-        let buried = Message { id, source: letter.source.clone(), body: letter.body.clone(), deliveries: 0, durable: false };
+        let buried =
+            Message { id, source: letter.source.clone(), body: letter.body.clone(), deliveries: 0, durable: false };
         let runtime = tokio::runtime::Handle::try_current();
         let (Some(durable), true, Ok(runtime)) = (&self.shared.store, letter.durable, runtime) else {
             self.admit(buried, None);
@@ -403,7 +425,12 @@ impl Mailbox {
             }
             return;
         };
-        let record = store::Record { mailbox: self.name().to_owned(), id, source: buried.source.clone(), body: buried.body.clone() };
+        let record = store::Record {
+            mailbox: self.name().to_owned(),
+            id,
+            source: buried.source.clone(),
+            body: buried.body.clone(),
+        };
         let (this, origin, group) = (self.clone(), origin.clone(), durable.group.clone());
         runtime.spawn(async move {
             match group.append(record).await {
@@ -471,6 +498,15 @@ impl Mailbox {
             Some((delivery, (mailbox, source)))
         })
     }
+}
+
+/// The first message id of a mailbox opened now: the microseconds since 1970, so that
+/// ids are not reused when a mailbox is opened again after a restart (its receipts from
+/// before the restart must not match new messages) while fewer than a million messages
+/// a second are sent on average.
+fn first_id() -> u64 {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX / 2)
 }
 
 /// Counts a receiver as waiting while it lives.

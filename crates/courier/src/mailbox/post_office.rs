@@ -201,7 +201,8 @@ impl PostOffice {
     /// The post office as an ONC RPC service, to register as the mailbox program
     /// ([`PROGRAM`](super::protocol::PROGRAM), [`VERSION`](super::protocol::VERSION)).
     pub fn service(self: &Arc<Self>) -> Procedures {
-        let (send, receive, ack, release, list) = (self.clone(), self.clone(), self.clone(), self.clone(), self.clone());
+        let (send, receive, ack, release, list) =
+            (self.clone(), self.clone(), self.clone(), self.clone(), self.clone());
         Procedures::new()
             .raw(SEND, move |call: Call| {
                 let office = send.clone();

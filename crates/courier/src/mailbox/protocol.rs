@@ -67,7 +67,10 @@
 //! A message is acknowledged by its id *and* delivery number, the receipt of that one
 //! delivery: after its visibility timeout passed and it went to another receiver, the
 //! first receiver's late acknowledgement is refused (`settled` false) instead of
-//! removing a message someone else is working on.
+//! removing a message someone else is working on. An acknowledgement of a message that
+//! is gone already is `settled` true: the message will not come again, so an ACK may be
+//! resent safely (after a lost reply, or to a restarted node). Message ids are not
+//! reused across restarts of the node, so a receipt never matches another message.
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -62,6 +62,19 @@ impl Default for QueueConfig {
     }
 }
 
+/// What acknowledging one delivery did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acked {
+    /// The message was in flight on that delivery: it is removed.
+    Removed(Message),
+    /// No message with that id is held (acknowledged before, a dead letter, or lost with
+    /// a restart if it was not durable): it will not come again either.
+    Gone,
+    /// The message is held but that delivery is over: it waits for, or went to, another
+    /// delivery.
+    Stale,
+}
+
 /// The sender's message did not fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Full;
@@ -84,10 +97,10 @@ impl Queue {
     }
 
     /// A queue holding `messages` again (as reloaded from a store), oldest first; new
-    /// messages get ids after theirs. Capacity does not apply to them: they were
-    /// accepted before.
-    pub fn restore(config: QueueConfig, messages: Vec<Message>) -> Self {
-        let next_id = messages.iter().map(|m| m.id + 1).max().unwrap_or(1);
+    /// messages get ids after theirs and from `first_id` on. Capacity does not apply to
+    /// them: they were accepted before.
+    pub fn restore(config: QueueConfig, messages: Vec<Message>, first_id: u64) -> Self {
+        let next_id = messages.iter().map(|m| m.id + 1).max().unwrap_or(1).max(first_id);
         Queue { config, next_id, reserved: 0, waiting: messages.into(), in_flight: BTreeMap::new() }
     }
 
@@ -146,11 +159,13 @@ impl Queue {
         Some(message)
     }
 
-    /// Acknowledges delivery number `delivery` of message `id`: it is gone; the message,
-    /// or `None` if that delivery is not in flight (its deadline passed, so it waits or
-    /// was delivered again, or it was acknowledged already).
-    pub fn ack(&mut self, id: u64, delivery: u32) -> Option<Message> {
-        self.settle(id, delivery)
+    /// Acknowledges delivery number `delivery` of message `id`.
+    pub fn ack(&mut self, id: u64, delivery: u32) -> Acked {
+        match self.settle(id, delivery) {
+            Some(message) => Acked::Removed(message),
+            None if self.in_flight.contains_key(&id) || self.waiting.iter().any(|m| m.id == id) => Acked::Stale,
+            None => Acked::Gone,
+        }
     }
 
     /// Gives delivery number `delivery` of message `id` back unprocessed: it waits again,
@@ -239,9 +254,9 @@ mod tests {
         assert!(q.expire(now + Duration::from_secs(10)).is_empty());
         let again = q.take(now + Duration::from_secs(10), None).unwrap();
         assert_eq!((again.id, again.deliveries), (id, 2));
-        assert!(q.ack(id, 1).is_none(), "the first delivery's receipt is stale");
-        assert!(q.ack(id, 2).is_some());
-        assert!(q.ack(id, 2).is_none(), "acknowledged once");
+        assert_eq!(q.ack(id, 1), Acked::Stale, "the first delivery's receipt is stale");
+        assert!(matches!(q.ack(id, 2), Acked::Removed(m) if m.id == id));
+        assert_eq!(q.ack(id, 2), Acked::Gone, "acknowledged once; acknowledging again finds it gone");
         assert!(q.expire(now + Duration::from_secs(100)).is_empty());
         assert_eq!((q.waiting(), q.in_flight()), (0, 0));
     }
@@ -272,7 +287,7 @@ mod tests {
         assert!(q.release(one.id, 1));
         let again = q.take(now, None).unwrap();
         assert_eq!((again.id, again.deliveries), (one.id, 2), "a released message goes first");
-        assert!(q.ack(one.id, 2).is_some());
+        assert!(matches!(q.ack(one.id, 2), Acked::Removed(_)));
         assert!(q.offer("a", body("3")).is_ok());
     }
 

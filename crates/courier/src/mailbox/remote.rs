@@ -250,8 +250,13 @@ impl RemoteMailbox {
     }
 
     /// One RECEIVE call that waits at most `wait` at the node.
-    async fn receive_within(&self, source: Option<&str>, wait: Duration) -> Result<Option<RemoteDelivery>, RemoteError> {
-        let args = ReceiveArgs { mailbox: self.name.clone(), source: source.map(name).transpose()?, wait_ms: millis(wait) };
+    async fn receive_within(
+        &self,
+        source: Option<&str>,
+        wait: Duration,
+    ) -> Result<Option<RemoteDelivery>, RemoteError> {
+        let args =
+            ReceiveArgs { mailbox: self.name.clone(), source: source.map(name).transpose()?, wait_ms: millis(wait) };
         let options = CallOptions { timeout: Some(wait + SLACK), ..CallOptions::default() };
         let reply: ReceiveReply = self.office.call(RECEIVE, &args, options).await?;
         if reply.status == Status::TooMany {

@@ -117,13 +117,10 @@ impl Store for RedbStore {
         // One look per mailbox: the first key after the last message of the one before.
         let mut next = table.first().map_err(io_error)?.map(|(key, _)| key.value().0.to_owned());
         while let Some(name) = next {
-            next = table
-                .range((name.as_str(), u64::MAX)..)
-                .map_err(io_error)?
-                .find_map(|entry| {
-                    let key = entry.ok()?.0.value().0.to_owned();
-                    (key != name).then_some(key)
-                });
+            next = table.range((name.as_str(), u64::MAX)..).map_err(io_error)?.find_map(|entry| {
+                let key = entry.ok()?.0.value().0.to_owned();
+                (key != name).then_some(key)
+            });
             names.push(name);
         }
         Ok(names)
@@ -203,7 +200,11 @@ fn commit_all(store: &dyn Store, pending: &Mutex<Pending>) {
                 return;
             }
             let pending = &mut *pending;
-            (std::mem::take(&mut pending.records), std::mem::take(&mut pending.removals), std::mem::take(&mut pending.waiters))
+            (
+                std::mem::take(&mut pending.records),
+                std::mem::take(&mut pending.removals),
+                std::mem::take(&mut pending.waiters),
+            )
         };
         let mut result = if records.is_empty() { Ok(()) } else { store.append(&records) };
         removals.sort();

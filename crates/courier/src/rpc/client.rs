@@ -506,7 +506,13 @@ impl Inner {
                     pending.len() == 1
                 };
                 let live = lock(&streams.conn).wire.as_ref().is_some_and(|w| Arc::ptr_eq(w, &wire));
-                let attempt = if !live || wire.send(&built.out, direct).is_err() {
+                let attempt = if !live {
+                    Attempt::Lost
+                } else if wire.send(&built.out, direct).is_err() {
+                    // The connection is broken: the next attempt opens a new one. (Left
+                    // in place until its reader noticed, it would be handed out again
+                    // and again — a busy loop that can starve that reader.)
+                    self.connection_lost(wire.generation);
                     Attempt::Lost
                 } else {
                     built.sent += 1;
@@ -517,7 +523,7 @@ impl Inner {
                 };
                 match attempt {
                     Attempt::Reply(reply) => break reply,
-                    Attempt::Lost if built.sent == 0 => {}
+                    Attempt::Lost if built.sent == 0 => tokio::task::yield_now().await,
                     Attempt::Lost if !resend || built.sent > MAX_RESENDS || streams.endpoint.is_none() => {
                         return Err(closed())
                     }
