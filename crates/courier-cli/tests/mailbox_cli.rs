@@ -326,3 +326,63 @@ fn crash_test_durable_messages_survive_sigkills_of_the_node() {
     assert!(acked_sends >= MESSAGES - KILLS * SENDERS, "only the sends in flight at a kill may fail");
     assert!(unknown <= KILLS * RECEIVERS, "only the acknowledgements in flight at a kill may fail");
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped (needs root, as CI has).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(name: &str, size: &str) -> SmallDisk {
+        let dir = scratch(name);
+        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(&dir).status();
+        assert!(ok.unwrap().success(), "mount a tmpfs (the test needs root)");
+        SmallDisk(dir)
+    }
+
+    fn grow(&self, size: &str) {
+        let ok = Command::new("mount").args(["-o", &format!("remount,size={size}")]).arg(&self.0).status();
+        assert!(ok.unwrap().success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clear_error_and_loses_nothing_acknowledged() {
+    let disk = SmallDisk::mount("full-disk", "4m");
+    let mut node = Node::start(&disk.0, 0, &[]);
+    let body = |i: usize| format!("{i:04}{}", "x".repeat(60_000));
+    let mut acked = 0;
+    let error = loop {
+        assert!(acked < 200, "a 4 MiB disk took 200 messages of 60 kB");
+        let out = courier(&node, &["send", "big", "--durable", &body(acked)]);
+        if !out.status.success() {
+            break String::from_utf8_lossy(&out.stderr).into_owned();
+        }
+        acked += 1;
+    };
+    assert!(acked > 5, "{acked} messages before the disk was full");
+    assert!(error.contains("could not be persisted") && error.contains("No space left on device"), "{error}");
+    // Still full: the next durable send says the same, plainly.
+    let again = courier(&node, &["send", "big", "--durable", &body(acked)]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("No space left on device"), "{again:?}");
+
+    // Nothing acknowledged is lost: killed and restarted on the full disk, the node has
+    // exactly the acknowledged messages.
+    node.kill_and_restart(&[]);
+    let list = stdout(&courier(&node, &["mailboxes"]));
+    let waiting = list.lines().find(|l| l.starts_with("big ")).and_then(|l| l.split_whitespace().nth(1));
+    assert_eq!(waiting, Some(acked.to_string().as_str()), "{list}");
+
+    // With room again the node carries on, without a restart.
+    disk.grow("64m");
+    assert!(courier(&node, &["send", "big", "--durable", "after"]).status.success());
+    let all = courier(&node, &["recv", "big", "--follow", "--timeout", "1"]);
+    let lines: Vec<String> = stdout(&all).lines().map(str::to_owned).collect();
+    let expected: Vec<String> = (0..acked).map(body).chain(["after".to_owned()]).collect();
+    assert_eq!(lines.len(), expected.len());
+    assert!(lines == expected, "the messages came back, in order");
+}

@@ -11,7 +11,7 @@
 
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use redb::{Database, ReadableTable, TableDefinition};
@@ -49,81 +49,125 @@ pub trait Store: Send + Sync + 'static {
 const MESSAGES: TableDefinition<(&str, u64), (&str, &[u8])> = TableDefinition::new("messages");
 
 /// The embedded store: one redb file.
+///
+/// After an I/O error (a full disk, say) redb refuses every later transaction until the
+/// database is opened again; this store then opens it again by itself, so that it works
+/// once there is room, and meanwhile every failure says what the disk said.
 #[derive(Debug)]
 pub struct RedbStore {
-    db: Database,
+    path: std::path::PathBuf,
+    /// `None` only while it is being opened again.
+    db: RwLock<Option<Database>>,
 }
 
-fn io_error(e: impl std::error::Error + Send + Sync + 'static) -> io::Error {
-    io::Error::other(e)
+fn io_error(e: impl Into<redb::Error>) -> io::Error {
+    match e.into() {
+        redb::Error::Io(e) => e,
+        e => io::Error::other(e),
+    }
+}
+
+fn create(path: &Path) -> Result<Database, redb::Error> {
+    let db = Database::create(path)?;
+    let write = db.begin_write()?;
+    write.open_table(MESSAGES)?;
+    write.commit()?;
+    Ok(db)
 }
 
 impl RedbStore {
     /// Opens (or creates) the store in `path`.
     pub fn open(path: &Path) -> io::Result<RedbStore> {
-        let db = Database::create(path).map_err(io_error)?;
-        let write = db.begin_write().map_err(io_error)?;
-        write.open_table(MESSAGES).map_err(io_error)?;
-        write.commit().map_err(io_error)?;
-        Ok(RedbStore { db })
+        let db = create(path).map_err(io_error)?;
+        Ok(RedbStore { path: path.to_owned(), db: RwLock::new(Some(db)) })
+    }
+
+    /// Runs `f` on the database; after an earlier I/O error, opens it again first.
+    fn with<T>(&self, f: impl Fn(&Database) -> Result<T, redb::Error>) -> io::Result<T> {
+        let result = match &*self.db.read().unwrap_or_else(|e| e.into_inner()) {
+            Some(db) => f(db),
+            None => Err(redb::Error::PreviousIo),
+        };
+        match result {
+            Err(redb::Error::PreviousIo) => {
+                let mut db = self.db.write().unwrap_or_else(|e| e.into_inner());
+                // The old handle must be closed before the file is opened again.
+                *db = None;
+                *db = Some(create(&self.path).map_err(io_error)?);
+                f(db.as_ref().expect("just opened")).map_err(io_error)
+            }
+            result => result.map_err(io_error),
+        }
     }
 }
 
 impl Store for RedbStore {
     fn append(&self, records: &[Record]) -> io::Result<()> {
-        let write = self.db.begin_write().map_err(io_error)?;
-        {
-            let mut table = write.open_table(MESSAGES).map_err(io_error)?;
-            for r in records {
-                table.insert((r.mailbox.as_str(), r.id), (r.source.as_str(), &r.body[..])).map_err(io_error)?;
+        self.with(|db| {
+            let write = db.begin_write()?;
+            {
+                let mut table = write.open_table(MESSAGES)?;
+                for r in records {
+                    table.insert((r.mailbox.as_str(), r.id), (r.source.as_str(), &r.body[..]))?;
+                }
             }
-        }
-        write.commit().map_err(io_error)
+            Ok(write.commit()?)
+        })
     }
 
     fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
-        let write = self.db.begin_write().map_err(io_error)?;
-        {
-            let mut table = write.open_table(MESSAGES).map_err(io_error)?;
-            for id in ids {
-                table.remove((mailbox, *id)).map_err(io_error)?;
+        self.with(|db| {
+            let write = db.begin_write()?;
+            {
+                let mut table = write.open_table(MESSAGES)?;
+                for id in ids {
+                    table.remove((mailbox, *id))?;
+                }
             }
-        }
-        write.commit().map_err(io_error)
+            Ok(write.commit()?)
+        })
     }
 
     fn load(&self, mailbox: &str) -> io::Result<Vec<Record>> {
-        let read = self.db.begin_read().map_err(io_error)?;
-        let table = read.open_table(MESSAGES).map_err(io_error)?;
-        let mut records = Vec::new();
-        for entry in table.range((mailbox, 0)..=(mailbox, u64::MAX)).map_err(io_error)? {
-            let (key, value) = entry.map_err(io_error)?;
-            let (_, id) = key.value();
-            let (source, body) = value.value();
-            records.push(Record {
-                mailbox: mailbox.to_owned(),
-                id,
-                source: source.to_owned(),
-                body: Bytes::copy_from_slice(body),
-            });
-        }
-        Ok(records)
+        self.with(|db| {
+            let read = db.begin_read()?;
+            let table = read.open_table(MESSAGES)?;
+            let mut records = Vec::new();
+            for entry in table.range((mailbox, 0)..=(mailbox, u64::MAX))? {
+                let (key, value) = entry?;
+                let (_, id) = key.value();
+                let (source, body) = value.value();
+                records.push(Record {
+                    mailbox: mailbox.to_owned(),
+                    id,
+                    source: source.to_owned(),
+                    body: Bytes::copy_from_slice(body),
+                });
+            }
+            Ok(records)
+        })
     }
 
     fn mailboxes(&self) -> io::Result<Vec<String>> {
-        let read = self.db.begin_read().map_err(io_error)?;
-        let table = read.open_table(MESSAGES).map_err(io_error)?;
-        let mut names: Vec<String> = Vec::new();
-        // One look per mailbox: the first key after the last message of the one before.
-        let mut next = table.first().map_err(io_error)?.map(|(key, _)| key.value().0.to_owned());
-        while let Some(name) = next {
-            next = table.range((name.as_str(), u64::MAX)..).map_err(io_error)?.find_map(|entry| {
-                let key = entry.ok()?.0.value().0.to_owned();
-                (key != name).then_some(key)
-            });
-            names.push(name);
-        }
-        Ok(names)
+        self.with(|db| {
+            let read = db.begin_read()?;
+            let table = read.open_table(MESSAGES)?;
+            let mut names: Vec<String> = Vec::new();
+            // One look per mailbox: the first key after the last message of the one before.
+            let mut next = table.first()?.map(|(key, _)| key.value().0.to_owned());
+            while let Some(name) = next {
+                next = None;
+                for entry in table.range((name.as_str(), u64::MAX)..)? {
+                    let key = entry?.0.value().0.to_owned();
+                    if key != name {
+                        next = Some(key);
+                        break;
+                    }
+                }
+                names.push(name);
+            }
+            Ok(names)
+        })
     }
 }
 
