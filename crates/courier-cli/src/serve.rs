@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use courier::binder::{protocol, Binder, Registration, Table};
+use courier::mailbox::jetstream::{JetStreamConfig, JetStreamStore};
 use courier::mailbox::post_office::{PostOffice, PostOfficeConfig};
 use courier::mailbox::store::RedbStore;
 use courier::mailbox::{QueueConfig, WhenFull};
@@ -55,6 +56,13 @@ pub struct Args {
     /// the binder's registrations (DIR/rpcbind.xdr) survive a restart.
     #[arg(long, value_name = "DIR")]
     data: Option<std::path::PathBuf>,
+    /// Keep durable mailboxes in NATS JetStream instead of DIR (URL: nats://HOST:PORT,
+    /// several comma-separated), replicated across its servers.
+    #[arg(long, value_name = "URL")]
+    jetstream: Option<String>,
+    /// With --jetstream: how many servers keep each message (1 to 5).
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "jetstream")]
+    replicas: usize,
     /// Seconds a received message waits for its acknowledgement before it is delivered
     /// again.
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
@@ -173,11 +181,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The node's mailboxes, durable in `--data DIR` when given (their messages loaded).
+/// The node's mailboxes, durable in JetStream with `--jetstream URL`, else in
+/// `--data DIR` when given (their messages loaded).
 fn post_office(args: &Args) -> anyhow::Result<Arc<PostOffice>> {
-    let store = match &args.data {
-        None => None,
-        Some(dir) => {
+    let store = match (&args.jetstream, &args.data) {
+        (Some(url), _) => {
+            let config = JetStreamConfig { replicas: args.replicas, ..JetStreamConfig::default() };
+            let store =
+                JetStreamStore::connect(url, config).with_context(|| format!("cannot use JetStream at {url}"))?;
+            Some(Arc::new(store) as Arc<dyn courier::mailbox::store::Store>)
+        }
+        (None, None) => None,
+        (None, Some(dir)) => {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             let path = dir.join("mailboxes.redb");
             let store = RedbStore::open(&path).with_context(|| format!("cannot open {}", path.display()))?;

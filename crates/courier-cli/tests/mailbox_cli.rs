@@ -386,3 +386,23 @@ fn a_full_disk_is_a_clear_error_and_loses_nothing_acknowledged() {
     assert_eq!(lines.len(), expected.len());
     assert!(lines == expected, "the messages came back, in order");
 }
+
+#[test]
+fn a_node_keeps_durable_mailboxes_in_jetstream() {
+    let nats = courier_test_support::nats::NatsServer::start();
+    let data = scratch("jetstream-node");
+    let url = nats.url();
+    let with_jetstream = ["--jetstream", url.as_str()];
+    let mut node = Node::start(&data, 0, &with_jetstream);
+    for body in ["one", "two", "three"] {
+        let out = courier(&node, &["send", "orders", "--durable", body]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    assert_eq!(stdout(&courier(&node, &["recv", "orders", "--timeout", "5"])), "one\n");
+    // Killed and started again (its own disk plays no part): the rest is in JetStream.
+    node.kill_and_restart(&with_jetstream);
+    let rest = courier(&node, &["recv", "orders", "--follow", "--timeout", "1"]);
+    assert_eq!(stdout(&rest), "two\nthree\n");
+    node.kill_and_restart(&with_jetstream);
+    assert!(!courier(&node, &["recv", "orders", "--timeout", "0.5"]).status.success(), "acknowledged: gone");
+}
