@@ -16,7 +16,11 @@ use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// What else to measure.
+    #[command(subcommand)]
+    what: Option<What>,
     /// A running node to measure, as tcp://…, udp://… or unix://…; without it, a node is
     /// started for the run.
     #[arg(long)]
@@ -38,6 +42,13 @@ pub struct Args {
     json: Option<PathBuf>,
 }
 
+#[derive(clap::Subcommand)]
+enum What {
+    /// Mailboxes: send+receive throughput and latency, durable and not, beside NATS
+    /// JetStream, NATS core and the disk's fdatasync floor.
+    Mailbox(crate::bench_mailbox::Args),
+}
+
 /// One measured combination.
 #[derive(Serialize)]
 struct Row {
@@ -53,6 +64,9 @@ struct Row {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(What::Mailbox(args)) = args.what {
+        return crate::bench_mailbox::run(args).await;
+    }
     if !(args.seconds > 0.0 && args.seconds.is_finite()) {
         bail!("--seconds must be a positive number");
     }

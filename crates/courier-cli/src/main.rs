@@ -2,6 +2,7 @@
 //! and to any ONC RPC server (`courier ping`).
 
 mod bench;
+mod bench_mailbox;
 mod chaos;
 mod idl;
 mod lookup;

@@ -1,0 +1,391 @@
+//! `courier bench mailbox`: messaging measured side by side in one run — a courier node's
+//! mailboxes (durable: acknowledged after the group-committed fdatasync; and not
+//! durable), NATS JetStream (file storage, publish with acknowledgement), NATS core
+//! request-reply, and the disk's own floor (a 4 KiB append + fdatasync loop) — with 1, 16
+//! and 256 concurrent senders. Each run has senders sending for the given time while
+//! receivers take and acknowledge what comes; it reports messages sent (acknowledged by
+//! the server) and received per second, and the senders' latency percentiles.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use courier::mailbox::remote::{MailboxClient, RemoteMailbox};
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Concurrent senders (comma-separated list).
+    #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
+    senders: Vec<usize>,
+    /// Message body size in bytes.
+    #[arg(long, default_value_t = 128)]
+    size: usize,
+    /// How long to measure each combination, in seconds.
+    #[arg(long, default_value_t = 2.0)]
+    seconds: f64,
+    /// Where the node keeps its store, and where the fdatasync floor is measured (the
+    /// same disk); default: a new directory in the system's temporary directory.
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// A NATS server with JetStream to compare with; without it, `nats-server -js` is
+    /// started for the run if it is installed (its store in the data directory).
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+    /// Also write the results as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+/// One measured combination.
+#[derive(Serialize)]
+struct Row {
+    system: &'static str,
+    senders: usize,
+    sent_per_second: f64,
+    received_per_second: f64,
+    send_p50_us: f64,
+    send_p99_us: f64,
+}
+
+/// How many receivers take and acknowledge messages during a run.
+const RECEIVERS: usize = 16;
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if !(args.seconds > 0.0 && args.seconds.is_finite()) {
+        bail!("--seconds must be a positive number");
+    }
+    let length = Duration::from_secs_f64(args.seconds);
+    let data = match &args.data {
+        Some(dir) => dir.clone(),
+        None => std::env::temp_dir().join(format!("courier-bench-mailbox-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&data).with_context(|| format!("cannot create {}", data.display()))?;
+    println!("data directory: {}", data.display());
+    let body = Bytes::from(vec![0x6d; args.size]);
+    let mut rows = Vec::new();
+    let print = |row: &Row| {
+        println!(
+            "{:<18} {:>8} {:>12.0} {:>12.0} {:>10.1} {:>10.1}",
+            row.system, row.senders, row.sent_per_second, row.received_per_second, row.send_p50_us, row.send_p99_us
+        );
+    };
+    println!(
+        "{:<18} {:>8} {:>12} {:>12} {:>10} {:>10}",
+        "system", "senders", "sent/s", "received/s", "p50 µs", "p99 µs"
+    );
+
+    let floor = fdatasync_floor(&data.join("floor.bin"), length)?;
+    rows.push(floor);
+    print(&rows[0]);
+
+    let (node_addr, _node) = start_node(&data.join("node")).await?;
+    let (nats_url, _nats) = match &args.nats {
+        Some(url) => (Some(url.clone()), None),
+        None => match start_nats(&data.join("nats")).await {
+            Ok((url, child)) => (Some(url), Some(child)),
+            Err(e) => {
+                println!("(no NATS comparison: {e:#})");
+                (None, None)
+            }
+        },
+    };
+    let nats = match &nats_url {
+        Some(url) => {
+            Some(async_nats::connect(url.as_str()).await.with_context(|| format!("cannot reach NATS at {url}"))?)
+        }
+        None => None,
+    };
+    for &senders in &args.senders {
+        let senders = senders.max(1);
+        let office = MailboxClient::connect(node_addr).await?;
+        for (system, durable) in [("courier durable", true), ("courier", false)] {
+            let mailbox = office.mailbox(&format!("bench-{system}-{senders}").replace(' ', "-"))?;
+            let row = tokio::spawn(courier_run(system, mailbox, durable, senders, body.clone(), length)).await??;
+            print(&row);
+            rows.push(row);
+        }
+        if let Some(nats) = &nats {
+            let row = tokio::spawn(jetstream_run(nats.clone(), senders, body.clone(), length)).await??;
+            print(&row);
+            rows.push(row);
+            let row = tokio::spawn(nats_core_run(nats.clone(), senders, body.clone(), length)).await??;
+            print(&row);
+            rows.push(row);
+        }
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.data.is_none() {
+        let _ = std::fs::remove_dir_all(&data);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The disk's floor: 4 KiB appended and fdatasync'd, one after the other, for `length`.
+fn fdatasync_floor(path: &Path, length: Duration) -> anyhow::Result<Row> {
+    let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).open(path)?;
+    let block = [0x66u8; 4096];
+    let mut latencies = Vec::new();
+    let start = Instant::now();
+    while start.elapsed() < length {
+        let t = Instant::now();
+        file.write_all(&block)?;
+        file.sync_data()?;
+        latencies.push(t.elapsed());
+    }
+    let elapsed = start.elapsed();
+    let _ = std::fs::remove_file(path);
+    Ok(row("fdatasync 4 KiB", 1, latencies, per_second(elapsed)))
+}
+
+fn per_second(elapsed: Duration) -> impl Fn(usize) -> f64 {
+    move |n| n as f64 / elapsed.as_secs_f64()
+}
+
+fn row(system: &'static str, senders: usize, mut latencies: Vec<Duration>, rate: impl Fn(usize) -> f64) -> Row {
+    latencies.sort_unstable();
+    let percentile =
+        |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).map_or(0.0, |d| d.as_secs_f64() * 1e6);
+    Row {
+        system,
+        senders,
+        sent_per_second: rate(latencies.len()),
+        received_per_second: rate(latencies.len()),
+        send_p50_us: percentile(0.5),
+        send_p99_us: percentile(0.99),
+    }
+}
+
+/// Runs `senders` loops of `send` for `length` while `receive` loops (RECEIVERS of them)
+/// take what comes; `receive` returns whether it got a message. Returns the send
+/// latencies and how many messages were received, per second of the run.
+async fn drive<S, SF, R, RF>(
+    senders: usize,
+    length: Duration,
+    send: S,
+    receive: R,
+) -> anyhow::Result<(Vec<Duration>, f64)>
+where
+    S: Fn() -> SF + Clone + Send + 'static,
+    SF: std::future::Future<Output = anyhow::Result<()>> + Send,
+    R: Fn() -> RF + Clone + Send + 'static,
+    RF: std::future::Future<Output = anyhow::Result<bool>> + Send,
+{
+    let (stop, received) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
+    let receivers: Vec<_> = (0..RECEIVERS)
+        .map(|_| {
+            let (receive, stop, received) = (receive.clone(), stop.clone(), received.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    if receive().await? {
+                        received.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    let deadline = start + length;
+    let loops: Vec<_> = (0..senders)
+        .map(|_| {
+            let send = send.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    send().await?;
+                    latencies.push(t.elapsed());
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for l in loops {
+        latencies.extend(l.await??);
+    }
+    let elapsed = start.elapsed();
+    let received = received.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for r in receivers {
+        r.abort();
+    }
+    Ok((latencies.into_iter().map(|l| l.min(elapsed)).collect(), received))
+}
+
+fn finish(system: &'static str, senders: usize, latencies: Vec<Duration>, received: f64, length: Duration) -> Row {
+    let mut row = row(system, senders, latencies, per_second(length));
+    row.received_per_second = received;
+    row
+}
+
+async fn courier_run(
+    system: &'static str,
+    mailbox: RemoteMailbox,
+    durable: bool,
+    senders: usize,
+    body: Bytes,
+    length: Duration,
+) -> anyhow::Result<Row> {
+    let sender = mailbox.clone();
+    let send = move || {
+        let (mailbox, body) = (sender.clone(), body.clone());
+        async move {
+            match durable {
+                true => mailbox.send_durable("bench", body).await?,
+                false => mailbox.send("bench", body).await?,
+            };
+            Ok(())
+        }
+    };
+    let receive = move || {
+        let mailbox = mailbox.clone();
+        async move {
+            match mailbox.receive_timeout(None, Duration::from_millis(200)).await? {
+                Some(delivery) => Ok(delivery.ack().await?),
+                None => Ok(false),
+            }
+        }
+    };
+    let (latencies, received) = drive(senders, length, send, receive).await?;
+    Ok(finish(system, senders, latencies, received, length))
+}
+
+async fn jetstream_run(nats: async_nats::Client, senders: usize, body: Bytes, length: Duration) -> anyhow::Result<Row> {
+    use async_nats::jetstream::{self, consumer, stream};
+    let js = jetstream::new(nats);
+    let name = format!("BENCH_{senders}");
+    let subject = format!("bench.{senders}");
+    let _ = js.delete_stream(&name).await;
+    let stream = js
+        .create_stream(stream::Config {
+            name: name.clone(),
+            subjects: vec![subject.clone()],
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("create the JetStream stream: {e}"))?;
+    let consumer = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("bench".into()),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("create the JetStream consumer: {e}"))?;
+    let messages = consumer.messages().await.map_err(|e| anyhow::anyhow!("consume: {e}"))?;
+    let messages = Arc::new(tokio::sync::Mutex::new(messages));
+    let send = {
+        let (js, subject) = (js.clone(), subject.clone());
+        move || {
+            let (js, subject, body) = (js.clone(), subject.clone(), body.clone());
+            async move {
+                let ack = js.publish(subject, body).await.map_err(|e| anyhow::anyhow!("publish: {e}"))?;
+                ack.await.map_err(|e| anyhow::anyhow!("publish acknowledgement: {e}"))?;
+                Ok(())
+            }
+        }
+    };
+    let receive = move || {
+        let messages = messages.clone();
+        async move {
+            let next = tokio::time::timeout(Duration::from_millis(200), async { messages.lock().await.next().await });
+            match next.await {
+                Ok(Some(Ok(message))) => {
+                    message.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+                    Ok(true)
+                }
+                Ok(Some(Err(e))) => Err(anyhow::anyhow!("consume: {e}")),
+                Ok(None) | Err(_) => Ok(false),
+            }
+        }
+    };
+    let (latencies, received) = drive(senders, length, send, receive).await?;
+    let _ = js.delete_stream(&name).await;
+    Ok(finish("jetstream", senders, latencies, received, length))
+}
+
+async fn nats_core_run(nats: async_nats::Client, senders: usize, body: Bytes, length: Duration) -> anyhow::Result<Row> {
+    let subject = format!("bench.core.{senders}");
+    let mut requests = nats.subscribe(subject.clone()).await?;
+    let answered = Arc::new(AtomicUsize::new(0));
+    let responder = tokio::spawn({
+        let (nats, answered) = (nats.clone(), answered.clone());
+        async move {
+            while let Some(request) = requests.next().await {
+                if let Some(reply) = request.reply {
+                    let _ = nats.publish(reply, Bytes::new()).await;
+                    answered.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    });
+    nats.flush().await?;
+    let send = move || {
+        let (nats, subject, body) = (nats.clone(), subject.clone(), body.clone());
+        async move {
+            nats.request(subject, body).await.map_err(|e| anyhow::anyhow!("request: {e}"))?;
+            Ok(())
+        }
+    };
+    // The responder is the receiver: nothing else to take.
+    let receive = || async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(false)
+    };
+    let start = Instant::now();
+    let (latencies, _) = drive(senders, length, send, receive).await?;
+    let received = answered.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    responder.abort();
+    Ok(finish("nats core req-rep", senders, latencies, received, length))
+}
+
+/// Starts `courier serve --data DIR` (this same binary) on a free port.
+async fn start_node(dir: &Path) -> anyhow::Result<(std::net::SocketAddr, tokio::process::Child)> {
+    let exe = std::env::current_exe().context("cannot find the courier binary")?;
+    let mut node = tokio::process::Command::new(exe)
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-register", "--mailbox-capacity", "1000000", "--data"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(node.stdout.take().context("the node's output")?).lines();
+    let line = lines.next_line().await?.context("the node printed no address")?;
+    let addr = line.trim_start_matches("listening on tcp://").parse().context("the node's address")?;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((addr, node))
+}
+
+/// Starts `nats-server -js` on a free loopback port with its store in `dir`.
+async fn start_nats(dir: &Path) -> anyhow::Result<(String, tokio::process::Child)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = tokio::process::Command::new("nats-server")
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("nats-server is not installed")?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        if Instant::now() > deadline {
+            bail!("nats-server did not listen on 127.0.0.1:{port}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok((format!("nats://127.0.0.1:{port}"), child))
+}
