@@ -39,6 +39,9 @@ pub mod rpc;
 mod sync;
 pub mod transport;
 
+#[cfg(test)]
+mod documented;
+
 #[doc(hidden)]
 pub mod fuzzing;
 

@@ -337,13 +337,7 @@ mod tests {
     /// The `.x` text in this module's documentation is valid RPC language.
     #[test]
     fn the_documented_interface_is_valid_rpc_language() {
-        let doc: String = include_str!("protocol.rs")
-            .lines()
-            .filter_map(|l| l.strip_prefix("//! ").or_else(|| (l == "//!").then_some("")))
-            .skip_while(|l| !l.starts_with("typedef"))
-            .take_while(|l| !l.starts_with("```"))
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let doc = crate::documented::rpc_language(include_str!("protocol.rs"));
         assert!(doc.contains("program COURIER_MAILBOX"), "{doc}");
         let source = courier_idl::Source::from_text("mailbox.x", &doc);
         courier_idl::check_source(&source).unwrap_or_else(|e| panic!("{e}\n{doc}"));

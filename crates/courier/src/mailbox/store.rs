@@ -67,6 +67,8 @@ fn io_error(e: impl Into<redb::Error>) -> io::Error {
     }
 }
 
+// redb's error is large (160 bytes); here it only lives on its way to an io::Error.
+#[allow(clippy::result_large_err)]
 fn create(path: &Path) -> Result<Database, redb::Error> {
     let db = Database::create(path)?;
     let write = db.begin_write()?;
@@ -83,6 +85,7 @@ impl RedbStore {
     }
 
     /// Runs `f` on the database; after an earlier I/O error, opens it again first.
+    #[allow(clippy::result_large_err)] // as for `create`
     fn with<T>(&self, f: impl Fn(&Database) -> Result<T, redb::Error>) -> io::Result<T> {
         let result = match &*self.db.read().unwrap_or_else(|e| e.into_inner()) {
             Some(db) => f(db),
@@ -101,6 +104,7 @@ impl RedbStore {
     }
 }
 
+#[allow(clippy::result_large_err)] // as for `create`
 impl Store for RedbStore {
     fn append(&self, records: &[Record]) -> io::Result<()> {
         self.with(|db| {

@@ -231,13 +231,7 @@ mod tests {
         use courier_xdr::schema::{XdrDefinitions, XdrType};
         let mut defs = XdrDefinitions::new();
         super::ObjectRef::xdr_type_name(&mut defs);
-        let doc: String = include_str!("registry.rs")
-            .lines()
-            .filter_map(|l| l.strip_prefix("//! ").or_else(|| (l == "//!").then_some("")))
-            .skip_while(|l| !l.starts_with("typedef"))
-            .take_while(|l| !l.starts_with("```"))
-            .map(|l| format!("{l}\n"))
-            .collect();
+        let doc = crate::documented::rpc_language(include_str!("registry.rs"));
         assert!(doc.contains("program COURIER_REGISTRY"), "{doc}");
         let x = format!("{}{doc}", defs.to_text());
         let source = courier_idl::Source::from_text("registry.x", &x);
