@@ -100,7 +100,11 @@ fn the_node_registers_with_rpcbind_and_withdraws_on_sigterm() {
         let ls = output(COURIER, &["ls"]);
         let rpcinfo = output("rpcinfo", &["-s", "127.0.0.1"]);
         let words = |text: &str| -> Vec<Vec<String>> {
-            let unnamed = |w: &str| w.replace("courier-diag", "-").replace("courier-registry", "-");
+            let unnamed = |w: &str| {
+                ["courier-diag", "courier-registry", "courier-mailbox"]
+                    .iter()
+                    .fold(w.to_owned(), |w, n| w.replace(n, "-"))
+            };
             text.lines().map(|l| l.split_whitespace().map(unnamed).collect()).collect()
         };
         assert_eq!(words(&ls), words(&rpcinfo), "courier ls:\n{ls}\nrpcinfo -s:\n{rpcinfo}");
