@@ -105,10 +105,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     for &senders in &args.senders {
         let senders = senders.max(1);
-        let office = MailboxClient::connect(node_addr).await?;
+        // Senders and receivers are different parties, each with its own connection (a
+        // node reads at most so many calls of one connection at once).
+        let (senders_office, receivers_office) =
+            (MailboxClient::connect(node_addr).await?, MailboxClient::connect(node_addr).await?);
         for (system, durable) in [("courier durable", true), ("courier", false)] {
-            let mailbox = office.mailbox(&format!("bench-{system}-{senders}").replace(' ', "-"))?;
-            let row = tokio::spawn(courier_run(system, mailbox, durable, senders, body.clone(), length)).await??;
+            let name = format!("bench-{system}-{senders}").replace(' ', "-");
+            let mailboxes = (senders_office.mailbox(&name)?, receivers_office.mailbox(&name)?);
+            let row = tokio::spawn(courier_run(system, mailboxes, durable, senders, body.clone(), length)).await??;
             print(&row);
             rows.push(row);
         }
@@ -232,13 +236,12 @@ fn finish(system: &'static str, senders: usize, latencies: Vec<Duration>, receiv
 
 async fn courier_run(
     system: &'static str,
-    mailbox: RemoteMailbox,
+    (sender, mailbox): (RemoteMailbox, RemoteMailbox),
     durable: bool,
     senders: usize,
     body: Bytes,
     length: Duration,
 ) -> anyhow::Result<Row> {
-    let sender = mailbox.clone();
     let send = move || {
         let (mailbox, body) = (sender.clone(), body.clone());
         async move {
