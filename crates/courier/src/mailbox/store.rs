@@ -43,6 +43,19 @@ pub trait Store: Send + Sync + 'static {
     fn load(&self, mailbox: &str) -> io::Result<Vec<Record>>;
     /// The names of the mailboxes that have messages persisted, sorted.
     fn mailboxes(&self) -> io::Result<Vec<String>>;
+    /// Persists `records` and forgets `removals` (mailbox and id, sorted) together;
+    /// returns once both are on disk. By default an append, then a removal per mailbox;
+    /// a store that can do both in one transaction (one sync) should.
+    fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> io::Result<()> {
+        if !records.is_empty() {
+            self.append(records)?;
+        }
+        for group in removals.chunk_by(|a, b| a.0 == b.0) {
+            let ids: Vec<u64> = group.iter().map(|(_, id)| *id).collect();
+            self.remove(&group[0].0, &ids)?;
+        }
+        Ok(())
+    }
 }
 
 /// Messages by (mailbox, id): (source, body).
@@ -107,6 +120,15 @@ impl RedbStore {
 #[allow(clippy::result_large_err)] // as for `create`
 impl Store for RedbStore {
     fn append(&self, records: &[Record]) -> io::Result<()> {
+        self.commit(records, &[])
+    }
+
+    fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
+        let removals: Vec<(String, u64)> = ids.iter().map(|id| (mailbox.to_owned(), *id)).collect();
+        self.commit(&[], &removals)
+    }
+
+    fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> io::Result<()> {
         self.with(|db| {
             let write = db.begin_write()?;
             {
@@ -114,18 +136,8 @@ impl Store for RedbStore {
                 for r in records {
                     table.insert((r.mailbox.as_str(), r.id), (r.source.as_str(), &r.body[..]))?;
                 }
-            }
-            Ok(write.commit()?)
-        })
-    }
-
-    fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
-        self.with(|db| {
-            let write = db.begin_write()?;
-            {
-                let mut table = write.open_table(MESSAGES)?;
-                for id in ids {
-                    table.remove((mailbox, *id))?;
+                for (mailbox, id) in removals {
+                    table.remove((mailbox.as_str(), *id))?;
                 }
             }
             Ok(write.commit()?)
@@ -237,8 +249,7 @@ impl GroupCommit {
     }
 }
 
-/// Writes what is pending, one transaction per batch (and one per mailbox with
-/// removals), until nothing is.
+/// Writes what is pending, one commit per batch, until nothing is.
 fn commit_all(store: &dyn Store, pending: &Mutex<Pending>) {
     loop {
         let (records, mut removals, waiters) = {
@@ -254,13 +265,8 @@ fn commit_all(store: &dyn Store, pending: &Mutex<Pending>) {
                 std::mem::take(&mut pending.waiters),
             )
         };
-        let mut result = if records.is_empty() { Ok(()) } else { store.append(&records) };
         removals.sort();
-        for group in removals.chunk_by(|a, b| a.0 == b.0) {
-            let ids: Vec<u64> = group.iter().map(|(_, id)| *id).collect();
-            result = result.and_then(|()| store.remove(&group[0].0, &ids));
-        }
-        let result = result.map_err(|e| e.to_string());
+        let result = store.commit(&records, &removals).map_err(|e| e.to_string());
         for waiter in waiters {
             let _ = waiter.send(result.clone());
         }
