@@ -73,7 +73,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (endpoint, node) = match args.target.clone() {
         Some(endpoint) => (endpoint, None),
         None => {
-            let (endpoint, node) = start_node(&args.transport).await?;
+            let (endpoint, node) = start_node(&args.transport, &[]).await?;
             (endpoint, Some(node))
         }
     };
@@ -116,11 +116,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Starts `courier serve` (this same binary) on a free port and returns where it serves.
-async fn start_node(transport: &str) -> anyhow::Result<(Endpoint, tokio::process::Child)> {
+/// Starts `courier serve` (this same binary, with `extra` arguments) on a free port and
+/// returns where it serves on `transport`.
+pub async fn start_node(
+    transport: &str,
+    extra: &[&std::ffi::OsStr],
+) -> anyhow::Result<(Endpoint, tokio::process::Child)> {
     let exe = std::env::current_exe().context("cannot find the courier binary")?;
     let mut command = tokio::process::Command::new(exe);
-    command.args(["serve", "--listen", "127.0.0.1:0", "--no-register"]);
+    command.args(["serve", "--listen", "127.0.0.1:0", "--no-register"]).args(extra);
     let socket = std::env::temp_dir().join(format!("courier-bench-{}.sock", std::process::id()));
     if transport == "unix" {
         command.arg("--unix").arg(&socket);
@@ -176,8 +180,7 @@ async fn measure(
     let cpu_used = cpu().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
     let mut sorted = latencies;
     sorted.sort_unstable();
-    let percentile =
-        |p: f64| sorted.get(((sorted.len() as f64 - 1.0) * p) as usize).map_or(0.0, |d| d.as_secs_f64() * 1e6);
+    let percentile = |p: f64| percentile_us(&sorted, p);
     Ok(Row {
         transport: transport.to_owned(),
         size,
@@ -188,6 +191,11 @@ async fn measure(
         p99_us: percentile(0.99),
         cpu_us_per_call: cpu_used.filter(|_| !sorted.is_empty()).map(|c| c.as_secs_f64() * 1e6 / sorted.len() as f64),
     })
+}
+
+/// The `p` percentile (0 to 1) of `sorted` latencies, in microseconds; 0 if there are none.
+pub fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
+    sorted.get(((sorted.len() as f64 - 1.0) * p) as usize).map_or(0.0, |d| d.as_secs_f64() * 1e6)
 }
 
 /// A process's CPU time so far (user + system), from `/proc/PID/stat` (`PID` may be

@@ -18,7 +18,6 @@ use bytes::Bytes;
 use courier::mailbox::remote::{MailboxClient, RemoteMailbox};
 use futures_util::StreamExt;
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -86,7 +85,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     rows.push(floor);
     print(&rows[0]);
 
-    let (node_addr, _node) = start_node(&data.join("node")).await?;
+    let node_dir = data.join("node");
+    let extra = ["--mailbox-capacity".as_ref(), "1000000".as_ref(), "--data".as_ref(), node_dir.as_os_str()];
+    let (node_endpoint, _node) = crate::bench::start_node("tcp", &extra).await?;
+    let courier::transport::Endpoint::Tcp(node_addr) = node_endpoint else { bail!("the node is not on TCP") };
     let (nats_url, _nats) = match &args.nats {
         Some(url) => (Some(url.clone()), None),
         None => match start_nats(&data.join("nats")).await {
@@ -149,36 +151,36 @@ fn fdatasync_floor(path: &Path, length: Duration) -> anyhow::Result<Row> {
     }
     let elapsed = start.elapsed();
     let _ = std::fs::remove_file(path);
-    Ok(row("fdatasync 4 KiB", 1, latencies, per_second(elapsed)))
+    let count = latencies.len();
+    Ok(Row::new("fdatasync 4 KiB", 1, latencies, elapsed, count))
 }
 
-fn per_second(elapsed: Duration) -> impl Fn(usize) -> f64 {
-    move |n| n as f64 / elapsed.as_secs_f64()
-}
-
-fn row(system: &'static str, senders: usize, mut latencies: Vec<Duration>, rate: impl Fn(usize) -> f64) -> Row {
-    latencies.sort_unstable();
-    let percentile =
-        |p: f64| latencies.get(((latencies.len() as f64 - 1.0) * p) as usize).map_or(0.0, |d| d.as_secs_f64() * 1e6);
-    Row {
-        system,
-        senders,
-        sent_per_second: rate(latencies.len()),
-        received_per_second: rate(latencies.len()),
-        send_p50_us: percentile(0.5),
-        send_p99_us: percentile(0.99),
+impl Row {
+    /// A row of `count` messages received in a run of `elapsed` whose sends took
+    /// `latencies`.
+    fn new(system: &'static str, senders: usize, mut latencies: Vec<Duration>, elapsed: Duration, count: usize) -> Row {
+        latencies.sort_unstable();
+        let per_second = |n: usize| n as f64 / elapsed.as_secs_f64();
+        Row {
+            system,
+            senders,
+            sent_per_second: per_second(latencies.len()),
+            received_per_second: per_second(count),
+            send_p50_us: crate::bench::percentile_us(&latencies, 0.5),
+            send_p99_us: crate::bench::percentile_us(&latencies, 0.99),
+        }
     }
 }
 
 /// Runs `senders` loops of `send` for `length` while `receive` loops (RECEIVERS of them)
-/// take what comes; `receive` returns whether it got a message. Returns the send
-/// latencies and how many messages were received, per second of the run.
+/// take what comes; `receive` returns whether it got a message. Returns the run's row.
 async fn drive<S, SF, R, RF>(
+    system: &'static str,
     senders: usize,
     length: Duration,
     send: S,
     receive: R,
-) -> anyhow::Result<(Vec<Duration>, f64)>
+) -> anyhow::Result<Row>
 where
     S: Fn() -> SF + Clone + Send + 'static,
     SF: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -220,18 +222,12 @@ where
         latencies.extend(l.await??);
     }
     let elapsed = start.elapsed();
-    let received = received.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64();
+    let received = received.load(Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
     for r in receivers {
         r.abort();
     }
-    Ok((latencies.into_iter().map(|l| l.min(elapsed)).collect(), received))
-}
-
-fn finish(system: &'static str, senders: usize, latencies: Vec<Duration>, received: f64, length: Duration) -> Row {
-    let mut row = row(system, senders, latencies, per_second(length));
-    row.received_per_second = received;
-    row
+    Ok(Row::new(system, senders, latencies, elapsed, received))
 }
 
 async fn courier_run(
@@ -261,8 +257,7 @@ async fn courier_run(
             }
         }
     };
-    let (latencies, received) = drive(senders, length, send, receive).await?;
-    Ok(finish(system, senders, latencies, received, length))
+    drive(system, senders, length, send, receive).await
 }
 
 async fn jetstream_run(nats: async_nats::Client, senders: usize, body: Bytes, length: Duration) -> anyhow::Result<Row> {
@@ -315,22 +310,20 @@ async fn jetstream_run(nats: async_nats::Client, senders: usize, body: Bytes, le
             }
         }
     };
-    let (latencies, received) = drive(senders, length, send, receive).await?;
+    let row = drive("jetstream", senders, length, send, receive).await;
     let _ = js.delete_stream(&name).await;
-    Ok(finish("jetstream", senders, latencies, received, length))
+    row
 }
 
 async fn nats_core_run(nats: async_nats::Client, senders: usize, body: Bytes, length: Duration) -> anyhow::Result<Row> {
     let subject = format!("bench.core.{senders}");
     let mut requests = nats.subscribe(subject.clone()).await?;
-    let answered = Arc::new(AtomicUsize::new(0));
     let responder = tokio::spawn({
-        let (nats, answered) = (nats.clone(), answered.clone());
+        let nats = nats.clone();
         async move {
             while let Some(request) = requests.next().await {
                 if let Some(reply) = request.reply {
                     let _ = nats.publish(reply, Bytes::new()).await;
-                    answered.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -343,33 +336,15 @@ async fn nats_core_run(nats: async_nats::Client, senders: usize, body: Bytes, le
             Ok(())
         }
     };
-    // The responder is the receiver: nothing else to take.
+    // The responder is the receiver (every answered request was received): nothing else
+    // to take.
     let receive = || async {
         tokio::time::sleep(Duration::from_millis(50)).await;
         Ok(false)
     };
-    let start = Instant::now();
-    let (latencies, _) = drive(senders, length, send, receive).await?;
-    let received = answered.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64();
+    let row = drive("nats core req-rep", senders, length, send, receive).await;
     responder.abort();
-    Ok(finish("nats core req-rep", senders, latencies, received, length))
-}
-
-/// Starts `courier serve --data DIR` (this same binary) on a free port.
-async fn start_node(dir: &Path) -> anyhow::Result<(std::net::SocketAddr, tokio::process::Child)> {
-    let exe = std::env::current_exe().context("cannot find the courier binary")?;
-    let mut node = tokio::process::Command::new(exe)
-        .args(["serve", "--listen", "127.0.0.1:0", "--no-register", "--mailbox-capacity", "1000000", "--data"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = BufReader::new(node.stdout.take().context("the node's output")?).lines();
-    let line = lines.next_line().await?.context("the node printed no address")?;
-    let addr = line.trim_start_matches("listening on tcp://").parse().context("the node's address")?;
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok((addr, node))
+    row.map(|row| Row { received_per_second: row.sent_per_second, ..row })
 }
 
 /// Starts `nats-server -js` on a free loopback port with its store in `dir`.

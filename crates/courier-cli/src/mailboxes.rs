@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
-use courier::mailbox::protocol::MailboxRef;
+use courier::mailbox::protocol::{MailboxInfo, MailboxRef};
 use courier::mailbox::remote::{MailboxClient, RemoteMailbox};
 
 /// Where the mailbox is.
@@ -131,11 +131,11 @@ pub async fn list(args: ListArgs) -> anyhow::Result<ExitCode> {
         "{:<24} {:>8} {:>9} {:>9} {:>7} {:>9} {:>9} {:>10} {:>10}",
         "MAILBOX", "WAITING", "IN-FLIGHT", "CONSUMERS", "DURABLE", "SENT/S", "RECV/S", "SENT", "RECEIVED"
     )?;
-    for m in all {
+    for MailboxInfo { name, stats: m } in all {
         writeln!(
             out,
             "{:<24} {:>8} {:>9} {:>9} {:>7} {:>9.1} {:>9.1} {:>10} {:>10}",
-            m.name.as_str(),
+            name.as_str(),
             m.waiting,
             m.in_flight,
             m.consumers,

@@ -22,7 +22,7 @@ impl Node {
     /// Starts a node keeping its state in `data`, on `port` (0: a free one).
     fn start(data: &Path, port: u16, extra: &[&str]) -> Node {
         let listen = format!("127.0.0.1:{port}");
-        let mut child = Command::new(COURIER)
+        let child = Command::new(COURIER)
             .args(["serve", "--listen", &listen, "--no-register", "--data"])
             .arg(data)
             .args(extra)
@@ -30,6 +30,11 @@ impl Node {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        Node::adopt(child, data)
+    }
+
+    /// A node started by the caller, reading the address it prints.
+    fn adopt(mut child: Child, data: &Path) -> Node {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let tcp = lines.next().expect("the node prints its address").unwrap();
         let port = tcp.rsplit(':').next().unwrap().parse().unwrap();
@@ -165,17 +170,6 @@ fn send_recv_and_mailboxes_from_the_command_line() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--data"), "{refused:?}");
     plain.kill();
-}
-
-impl Node {
-    /// A node started by the caller, reading the address it prints.
-    fn adopt(mut child: Child, data: &Path) -> Node {
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let tcp = lines.next().unwrap().unwrap();
-        let port = tcp.rsplit(':').next().unwrap().parse().unwrap();
-        std::thread::spawn(move || lines.for_each(drop));
-        Node { child, port, data: data.to_owned() }
-    }
 }
 
 /// What happened to one delivery's acknowledgement.

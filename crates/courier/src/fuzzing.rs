@@ -12,6 +12,7 @@ use crate::mailbox::protocol::{
     MailboxInfo, MailboxRef, Name, ReceiveArgs, ReceiveReply, SendArgs, SendReply, SettleArgs, SettleReply, MAX_BODY,
     MAX_NAME,
 };
+use crate::mailbox::MailboxStats;
 use crate::rpc::msg::{Message, ReplyBody};
 use crate::rpc::session::{CallStamp, ReplyStamp};
 use crate::rpc::AuthSys;
@@ -122,8 +123,11 @@ pub fn mailbox_args(data: &[u8]) {
                 assert_eq!(first.len(), again.len(), "LIST's reply changed length");
                 for (a, b) in first.iter().zip(&again) {
                     // NaN is not equal to itself: the rates are compared bit for bit.
-                    let rates = |i: &MailboxInfo| (i.sent_rate.to_bits(), i.received_rate.to_bits());
-                    let rest = |i: &MailboxInfo| MailboxInfo { sent_rate: 0.0, received_rate: 0.0, ..i.clone() };
+                    let rates = |i: &MailboxInfo| (i.stats.sent_rate.to_bits(), i.stats.received_rate.to_bits());
+                    let rest = |i: &MailboxInfo| {
+                        let stats = MailboxStats { sent_rate: 0.0, received_rate: 0.0, ..i.stats.clone() };
+                        MailboxInfo { stats, ..i.clone() }
+                    };
                     assert_eq!((rates(a), rest(a)), (rates(b), rest(b)), "a mailbox_info decoded differently");
                 }
             }

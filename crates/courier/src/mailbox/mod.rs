@@ -69,8 +69,9 @@ struct Shared {
     /// Receivers waiting in [`Mailbox::receive`] now.
     receivers: AtomicUsize,
     dead_letters: Option<Mailbox>,
-    /// Where durable sends persist their messages, if anywhere.
-    store: Option<Durable>,
+    /// Where durable sends persist their messages (the store, behind group commit), if
+    /// anywhere.
+    store: Option<store::GroupCommit>,
     /// The task that puts unacknowledged messages back in line when their visibility
     /// timeout passes (and moves dead letters out), started by the first delivery.
     reaper: std::sync::OnceLock<tokio::task::JoinHandle<()>>,
@@ -92,18 +93,6 @@ struct State {
     sent: Meter,
     received: Meter,
     acknowledged: u64,
-}
-
-/// A mailbox's store, with group commit in front.
-struct Durable {
-    store: Arc<dyn store::Store>,
-    group: store::GroupCommit,
-}
-
-impl std::fmt::Debug for Durable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Durable").finish_non_exhaustive()
-    }
 }
 
 /// A received message, to acknowledge once processed.
@@ -189,8 +178,7 @@ impl Mailbox {
             .into_iter()
             .map(|r| Message { id: r.id, source: r.source, body: r.body, deliveries: 0, durable: true })
             .collect();
-        let group = store::GroupCommit::new(store.clone());
-        Ok(Mailbox::assemble(name, config, messages, dead_letters, Some(Durable { store, group })))
+        Ok(Mailbox::assemble(name, config, messages, dead_letters, Some(store::GroupCommit::new(store))))
     }
 
     /// A mailbox holding `messages` (reloaded from its store) to begin with.
@@ -199,7 +187,7 @@ impl Mailbox {
         config: QueueConfig,
         messages: Vec<Message>,
         dead_letters: Option<Mailbox>,
-        store: Option<Durable>,
+        store: Option<store::GroupCommit>,
     ) -> Mailbox {
         let now = Instant::now();
         let state = State {
@@ -247,9 +235,9 @@ impl Mailbox {
         let now = Instant::now();
         let state = self.lock();
         MailboxStats {
-            waiting: state.queue.waiting(),
-            in_flight: state.queue.in_flight(),
-            consumers: self.shared.receivers.load(Ordering::Relaxed),
+            waiting: state.queue.waiting() as u64,
+            in_flight: state.queue.in_flight() as u64,
+            consumers: u32::try_from(self.shared.receivers.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
             durable: self.is_durable(),
             sent: state.sent.total(),
             received: state.received.total(),
@@ -274,7 +262,7 @@ impl Mailbox {
         let Some(durable) = &self.shared.store else { return self.send(source, body).await };
         let id = self.reserve().await?;
         let record = store::Record { mailbox: self.shared.name.clone(), id, source: source.to_owned(), body };
-        if let Err(e) = durable.group.append(record.clone()).await {
+        if let Err(e) = durable.append(record.clone()).await {
             self.lock().queue.cancel();
             self.shared.room.notify_waiters();
             return Err(SendError::Store(self.shared.name.clone(), e.to_string()));
@@ -344,7 +332,7 @@ impl Mailbox {
         match self.take_settled(id, delivery) {
             Acked::Removed(message) => {
                 if let (true, Some(durable)) = (message.durable, &self.shared.store) {
-                    durable.group.remove(&self.shared.name, id).await?;
+                    durable.remove(&self.shared.name, &[id]).await?;
                 }
                 Ok(true)
             }
@@ -376,9 +364,10 @@ impl Mailbox {
     /// crash only means a redelivery after the restart.
     fn forget(&self, ids: Vec<u64>) {
         let (Some(durable), Ok(runtime)) = (&self.shared.store, tokio::runtime::Handle::try_current()) else { return };
-        let (store, name) = (durable.store.clone(), self.shared.name.clone());
-        runtime.spawn_blocking(move || {
-            if let Err(e) = store.remove(&name, &ids) {
+        let (group, name) = (durable.clone(), self.shared.name.clone());
+        // Through the group commit, so that many acknowledgements share a sync.
+        runtime.spawn(async move {
+            if let Err(e) = group.remove(&name, &ids).await {
                 tracing::warn!(mailbox = %name, error = %e, "cannot forget acknowledged messages");
             }
         });
@@ -431,7 +420,7 @@ impl Mailbox {
             source: buried.source.clone(),
             body: buried.body.clone(),
         };
-        let (this, origin, group) = (self.clone(), origin.clone(), durable.group.clone());
+        let (this, origin, group) = (self.clone(), origin.clone(), durable.clone());
         runtime.spawn(async move {
             match group.append(record).await {
                 Ok(()) => {

@@ -194,7 +194,7 @@ impl PostOffice {
     fn list(&self) -> Vec<MailboxInfo> {
         self.mailboxes()
             .iter()
-            .filter_map(|mailbox| Some(MailboxInfo::new(Name::new(mailbox.name()).ok()?, &mailbox.stats())))
+            .filter_map(|mailbox| Some(MailboxInfo { name: Name::new(mailbox.name()).ok()?, stats: mailbox.stats() }))
             .collect()
     }
 

@@ -223,47 +223,13 @@ pub struct SettleReply {
     pub reason: String,
 }
 
-/// One mailbox in LIST's reply.
+/// One mailbox in LIST's reply: `mailbox_info`, its name then its stats.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MailboxInfo {
     /// The mailbox's name.
     pub name: Name,
-    /// Messages waiting.
-    pub waiting: u64,
-    /// Messages delivered and not yet acknowledged.
-    pub in_flight: u64,
-    /// Receivers waiting now.
-    pub consumers: u32,
-    /// Whether durable sends persist.
-    pub durable: bool,
-    /// Messages sent since the node started.
-    pub sent: u64,
-    /// Deliveries since the node started.
-    pub received: u64,
-    /// Acknowledgements since the node started.
-    pub acknowledged: u64,
-    /// Messages sent per second, the last 10 s.
-    pub sent_rate: f64,
-    /// Deliveries per second, the last 10 s.
-    pub received_rate: f64,
-}
-
-impl MailboxInfo {
-    /// The wire form of a mailbox's stats.
-    pub fn new(name: Name, stats: &MailboxStats) -> Self {
-        MailboxInfo {
-            name,
-            waiting: stats.waiting as u64,
-            in_flight: stats.in_flight as u64,
-            consumers: u32::try_from(stats.consumers).unwrap_or(u32::MAX),
-            durable: stats.durable,
-            sent: stats.sent,
-            received: stats.received,
-            acknowledged: stats.acknowledged,
-            sent_rate: stats.sent_rate,
-            received_rate: stats.received_rate,
-        }
-    }
+    /// Its depth, consumers and traffic since the node started.
+    pub stats: MailboxStats,
 }
 
 /// A reference to a mailbox of a node, usable from any machine that reaches the node:

@@ -1,21 +1,24 @@
 //! How busy a mailbox is: totals and rates of messages sent and received, as
-//! `courier mailboxes` shows them. A [`Meter`] counts events in one-second buckets over
-//! the last [`WINDOW`] seconds, with the time passed in.
+//! `courier mailboxes` shows them (and LIST carries them: the fields are in the order of
+//! the mailbox program's `mailbox_info`). A [`Meter`] counts events in one-second
+//! buckets over the last [`WINDOW`] seconds, with the time passed in.
 
 use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
 
 /// The seconds a rate is averaged over.
 pub const WINDOW: usize = 10;
 
 /// A mailbox's depth and traffic at one moment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MailboxStats {
     /// Messages waiting to be received.
-    pub waiting: usize,
+    pub waiting: u64,
     /// Messages delivered and not yet acknowledged.
-    pub in_flight: usize,
+    pub in_flight: u64,
     /// Receivers waiting for a message now.
-    pub consumers: usize,
+    pub consumers: u32,
     /// Whether durable sends persist messages.
     pub durable: bool,
     /// Messages sent since the mailbox was opened.

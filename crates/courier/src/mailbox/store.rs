@@ -223,10 +223,10 @@ impl GroupCommit {
         self.commit(|pending| pending.records.push(record)).await
     }
 
-    /// Forgets message `id` of `mailbox`; returns once that is on disk. Removals share
+    /// Forgets messages `ids` of `mailbox`; returns once that is on disk. Removals share
     /// the appends' rounds.
-    pub async fn remove(&self, mailbox: &str, id: u64) -> io::Result<()> {
-        self.commit(|pending| pending.removals.push((mailbox.to_owned(), id))).await
+    pub async fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
+        self.commit(|pending| pending.removals.extend(ids.iter().map(|id| (mailbox.to_owned(), *id)))).await
     }
 
     async fn commit(&self, add: impl FnOnce(&mut Pending)) -> io::Result<()> {
