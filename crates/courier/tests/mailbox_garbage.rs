@@ -110,6 +110,7 @@ fn valid_args(rng: &mut SmallRng, kind: u32) -> Vec<u8> {
             mailbox: name(rng),
             id: rng.random_range(0..20),
             delivery: rng.random_range(0..3),
+            incarnation: rng.random(),
         }),
         _ => courier_xdr::to_bytes(&()),
     };

@@ -288,3 +288,43 @@ async fn bad_input_gets_errors_and_other_clients_carry_on() {
     }
     assert_eq!(office.list().await.unwrap().len(), 16);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_from_before_a_restart_does_not_match_a_delivery_after_it() {
+    let path = scratch("node-receipts");
+    let before = {
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&path).unwrap());
+        let node = Node::start(config(), Some(store)).await;
+        let jobs = node.mailbox("jobs").await;
+        jobs.send_durable("boss", text("job")).await.unwrap();
+        // Received, not acknowledged, and then the node goes (its receiver keeps only
+        // the receipt).
+        jobs.receive(None).await.unwrap().receipt()
+    };
+    let node = Node::start(config(), Some(reopen(&path).await)).await;
+    let jobs = node.mailbox("jobs").await;
+    let after = jobs.receive_timeout(None, Duration::from_secs(2)).await.unwrap().expect("the message is back");
+    let (old, new) = (before, after.receipt());
+    assert_eq!((old.id, old.delivery), (new.id, new.delivery), "the same message, delivery numbers start again");
+    assert_ne!(old.incarnation, new.incarnation);
+    // The old receiver's late acknowledgement goes to the new node: refused, the message
+    // stays with its new receiver.
+    assert!(!before_ack(&node, old).await, "a receipt from before the restart is stale");
+    assert!(after.ack().await.unwrap());
+    assert!(jobs.try_receive(None).await.unwrap().is_none());
+}
+
+/// Acknowledges `receipt` at `node` through the mailbox program, as the receiver that
+/// held it would after reconnecting.
+async fn before_ack(node: &Node, receipt: courier::mailbox::Receipt) -> bool {
+    let client = Client::connect(&Endpoint::Tcp(node.addr), ClientConfig::default()).await.unwrap();
+    let args = protocol::SettleArgs {
+        mailbox: protocol::Name::new("jobs").unwrap(),
+        id: receipt.id,
+        delivery: receipt.delivery,
+        incarnation: receipt.incarnation,
+    };
+    let call = courier::rpc::ProcId { prog: protocol::PROGRAM, vers: protocol::VERSION, proc: protocol::ACK };
+    let reply: protocol::SettleReply = client.call_with(call, &args, &Default::default()).await.unwrap();
+    reply.settled
+}

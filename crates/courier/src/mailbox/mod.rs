@@ -61,6 +61,9 @@ pub struct Mailbox {
 #[derive(Debug)]
 struct Shared {
     name: String,
+    /// This opening of the mailbox (the clock when it was opened): part of every
+    /// receipt, since delivery numbers start again when a mailbox is opened again.
+    incarnation: u64,
     state: Mutex<State>,
     /// Messages arrived (or came back): receivers look again.
     arrived: Notify,
@@ -95,6 +98,20 @@ struct State {
     acknowledged: u64,
 }
 
+/// What names one delivery, to acknowledge or release it by: the message, which
+/// delivery of it, and which opening of the mailbox delivered it (delivery numbers
+/// start again after a restart, so a receipt from before one never matches a delivery
+/// after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// The message's id.
+    pub id: u64,
+    /// The delivery's number (1 the first time).
+    pub delivery: u32,
+    /// The mailbox's incarnation when it delivered.
+    pub incarnation: u64,
+}
+
 /// A received message, to acknowledge once processed.
 #[derive(Debug)]
 #[must_use = "a delivery that is not acknowledged is delivered again"]
@@ -114,7 +131,7 @@ impl Delivery {
     /// [`Delivery::ack_durable`] waits for it). False if it was too late (its visibility
     /// timeout passed and it waits or was delivered again).
     pub fn ack(self) -> bool {
-        match self.mailbox.take_settled(self.message.id, self.message.deliveries) {
+        match self.mailbox.take_settled(self.receipt()) {
             Acked::Removed(message) => {
                 if message.durable {
                     self.mailbox.forget(vec![message.id]);
@@ -129,19 +146,25 @@ impl Delivery {
     /// Acknowledges the message and, if it is persisted, returns once its removal from
     /// the store is on disk too: it is never delivered again, even after a crash.
     pub async fn ack_durable(self) -> std::io::Result<bool> {
-        self.mailbox.ack(self.message.id, self.message.deliveries).await
+        self.mailbox.ack(self.receipt()).await
     }
 
-    /// The message, letting the handle go: acknowledge it later by its receipt (id and
-    /// delivery number) with [`Mailbox::ack`] or [`Mailbox::release`], as the node does
-    /// for remote receivers.
-    pub fn into_message(self) -> Message {
-        self.message
+    /// This delivery's receipt.
+    pub fn receipt(&self) -> Receipt {
+        Receipt { id: self.message.id, delivery: self.message.deliveries, incarnation: self.mailbox.shared.incarnation }
+    }
+
+    /// The message and its receipt, letting the handle go: acknowledge it later by the
+    /// receipt with [`Mailbox::ack`] or [`Mailbox::release`], as the node does for
+    /// remote receivers.
+    pub fn into_parts(self) -> (Message, Receipt) {
+        let receipt = self.receipt();
+        (self.message, receipt)
     }
 
     /// Gives the message back unprocessed, for another delivery at once.
     pub fn release(self) -> bool {
-        self.mailbox.release(self.message.id, self.message.deliveries)
+        self.mailbox.release(self.receipt())
     }
 }
 
@@ -190,8 +213,9 @@ impl Mailbox {
         store: Option<store::GroupCommit>,
     ) -> Mailbox {
         let now = Instant::now();
+        let incarnation = first_id();
         let state = State {
-            queue: Queue::restore(config, messages, first_id()),
+            queue: Queue::restore(config, messages, incarnation),
             takers: Default::default(),
             sent: Meter::new(now),
             received: Meter::new(now),
@@ -199,6 +223,7 @@ impl Mailbox {
         };
         let shared = Shared {
             name: name.to_owned(),
+            incarnation,
             state: Mutex::new(state),
             arrived: Notify::new(),
             room: Notify::new(),
@@ -323,16 +348,16 @@ impl Mailbox {
         self.shared.arrived.notify_waiters();
     }
 
-    /// Acknowledges delivery `delivery` of message `id` (the receipt a remote receiver
-    /// holds): removes it, and returns once its removal from the store, if it was
-    /// persisted, is on disk. True when the message will not come again (also when it
-    /// was gone already: acknowledging twice is harmless); false when that delivery is
-    /// over and the message waits for, or went to, another.
-    pub async fn ack(&self, id: u64, delivery: u32) -> std::io::Result<bool> {
-        match self.take_settled(id, delivery) {
+    /// Acknowledges the delivery of `receipt` (as a remote receiver holds it): removes
+    /// the message, and returns once its removal from the store, if it was persisted, is
+    /// on disk. True when the message will not come again (also when it was gone
+    /// already: acknowledging twice is harmless); false when that delivery is over and
+    /// the message waits for, or went to, another.
+    pub async fn ack(&self, receipt: Receipt) -> std::io::Result<bool> {
+        match self.take_settled(receipt) {
             Acked::Removed(message) => {
                 if let (true, Some(durable)) = (message.durable, &self.shared.store) {
-                    durable.remove(&self.shared.name, &[id]).await?;
+                    durable.remove(&self.shared.name, &[message.id]).await?;
                 }
                 Ok(true)
             }
@@ -341,17 +366,27 @@ impl Mailbox {
         }
     }
 
-    /// Gives delivery `delivery` of message `id` back unprocessed, first in line. False
-    /// if that delivery is no longer in flight.
-    pub fn release(&self, id: u64, delivery: u32) -> bool {
-        let released = self.lock().queue.release(id, delivery);
+    /// Gives the delivery of `receipt` back unprocessed, first in line. False if that
+    /// delivery is no longer in flight.
+    pub fn release(&self, receipt: Receipt) -> bool {
+        let released = self.lock().queue.release(receipt.id, self.delivery_of(receipt));
         self.shared.arrived.notify_waiters();
         released
     }
 
-    fn take_settled(&self, id: u64, delivery: u32) -> Acked {
+    /// The delivery number a receipt names in this opening of the mailbox: 0, which no
+    /// delivery has, for a receipt of an earlier one (its delivery is over).
+    fn delivery_of(&self, receipt: Receipt) -> u32 {
+        if receipt.incarnation == self.shared.incarnation {
+            receipt.delivery
+        } else {
+            0
+        }
+    }
+
+    fn take_settled(&self, receipt: Receipt) -> Acked {
         let mut state = self.lock();
-        let acked = state.queue.ack(id, delivery);
+        let acked = state.queue.ack(receipt.id, self.delivery_of(receipt));
         if let Acked::Removed(_) = acked {
             state.acknowledged += 1;
             drop(state);

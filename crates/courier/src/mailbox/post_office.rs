@@ -17,7 +17,7 @@ use super::protocol::{
     Delivered, MailboxInfo, Name, ReceiveArgs, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs, SettleReply,
     Status, ACK, LIST, RECEIVE, RELEASE, SEND,
 };
-use super::{store::Store, Mailbox, QueueConfig, SendError};
+use super::{store::Store, Mailbox, QueueConfig, Receipt, SendError};
 use crate::rpc::{encode_results, Call, Procedures};
 use crate::sync::lock;
 
@@ -169,10 +169,11 @@ impl PostOffice {
             false => mailbox.receive_timeout(source, wait).await,
         };
         let message = delivery.and_then(|delivery| {
-            let m = delivery.into_message();
+            let (m, receipt) = delivery.into_parts();
             // Names and bodies came in through the same bounds.
             let (source, body) = (Name::new(m.source).ok()?, super::protocol::Body::new(m.body).ok()?);
-            Some(Delivered { id: m.id, delivery: m.deliveries, durable: m.durable, source, body })
+            let (id, delivery, incarnation) = (receipt.id, receipt.delivery, receipt.incarnation);
+            Some(Delivered { id, delivery, incarnation, durable: m.durable, source, body })
         });
         ReceiveReply { status: Status::Ok, message }
     }
@@ -182,10 +183,11 @@ impl PostOffice {
         let Some(mailbox) = lock(&self.mailboxes).get(args.mailbox.as_str()).cloned() else {
             return reply(Status::Ok, false, format!("no mailbox `{}`", args.mailbox.as_str()));
         };
+        let receipt = Receipt { id: args.id, delivery: args.delivery, incarnation: args.incarnation };
         if !ack {
-            return reply(Status::Ok, mailbox.release(args.id, args.delivery), String::new());
+            return reply(Status::Ok, mailbox.release(receipt), String::new());
         }
-        match mailbox.ack(args.id, args.delivery).await {
+        match mailbox.ack(receipt).await {
             Ok(settled) => reply(Status::Ok, settled, String::new()),
             Err(e) => reply(Status::StoreFailed, true, format!("acknowledged, but not forgotten on disk: {e}")),
         }

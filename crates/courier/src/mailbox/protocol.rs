@@ -32,13 +32,19 @@
 //! };
 //! struct delivered {
 //!     unsigned hyper id;
-//!     unsigned int delivery;    /* 1 on the first delivery; the receipt with the id */
+//!     unsigned int delivery;    /* 1 on the first delivery */
+//!     unsigned hyper incarnation; /* the mailbox's opening; with id and delivery, the receipt */
 //!     bool durable;
 //!     source_name source;
 //!     message_body body;
 //! };
 //! struct receive_reply { mailbox_status status; delivered *message; };
-//! struct settle_args { mailbox_name mailbox; unsigned hyper id; unsigned int delivery; };
+//! struct settle_args {
+//!     mailbox_name mailbox;
+//!     unsigned hyper id;
+//!     unsigned int delivery;
+//!     unsigned hyper incarnation;
+//! };
 //! struct settle_reply { mailbox_status status; bool settled; string reason<>; };
 //! struct mailbox_info {
 //!     mailbox_name name;
@@ -64,13 +70,16 @@
 //! } = 0x20435204;
 //! ```
 //!
-//! A message is acknowledged by its id *and* delivery number, the receipt of that one
-//! delivery: after its visibility timeout passed and it went to another receiver, the
-//! first receiver's late acknowledgement is refused (`settled` false) instead of
-//! removing a message someone else is working on. An acknowledgement of a message that
-//! is gone already is `settled` true: the message will not come again, so an ACK may be
-//! resent safely (after a lost reply, or to a restarted node). Message ids are not
-//! reused across restarts of the node, so a receipt never matches another message.
+//! A message is acknowledged by its receipt — its id, the delivery's number and the
+//! mailbox's incarnation — which names that one delivery: after its visibility timeout
+//! passed and it went to another receiver, the first receiver's late acknowledgement is
+//! refused (`settled` false) instead of removing a message someone else is working on.
+//! The incarnation changes when the node restarts (delivery numbers start again then),
+//! so a receipt from before a restart never matches a delivery after it; and message ids
+//! are not reused across restarts, so it never matches another message. An
+//! acknowledgement of a message that is gone already is `settled` true: the message
+//! will not come again, so an ACK may be resent safely (after a lost reply, or to a
+//! restarted node).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -181,9 +190,11 @@ pub struct ReceiveArgs {
 pub struct Delivered {
     /// Its id in the mailbox.
     pub id: u64,
-    /// Which delivery this is (1 the first time); with the id, the receipt to
-    /// acknowledge or release it.
+    /// Which delivery this is (1 the first time).
     pub delivery: u32,
+    /// The mailbox's incarnation; with the id and the delivery, the receipt to
+    /// acknowledge or release it by.
+    pub incarnation: u64,
     /// Whether it is persisted.
     pub durable: bool,
     /// Who sent it.
@@ -210,6 +221,8 @@ pub struct SettleArgs {
     pub id: u64,
     /// The delivery's number.
     pub delivery: u32,
+    /// The mailbox's incarnation that delivered it.
+    pub incarnation: u64,
 }
 
 /// ACK's and RELEASE's reply.

@@ -18,7 +18,7 @@ use super::protocol::{
     Body, MailboxInfo, MailboxRef, Name, ReceiveArgs, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs,
     SettleReply, Status, ACK, LIST, MAX_BODY, PROGRAM, RECEIVE, RELEASE, SEND, VERSION,
 };
-use super::Message;
+use super::{Message, Receipt};
 use crate::rpc::{CallError, CallOptions, Client, ClientConfig, ProcId};
 use crate::transport::Endpoint;
 
@@ -121,6 +121,7 @@ pub struct RemoteMailbox {
 #[must_use = "a delivery that is not acknowledged is delivered again"]
 pub struct RemoteDelivery {
     message: Message,
+    receipt: Receipt,
     mailbox: RemoteMailbox,
 }
 
@@ -130,15 +131,20 @@ impl RemoteDelivery {
         &self.message
     }
 
+    /// This delivery's receipt.
+    pub fn receipt(&self) -> Receipt {
+        self.receipt
+    }
+
     /// Acknowledges it: removed for good (for a persisted message, once that is on the
     /// node's disk). False if it was too late: its visibility timeout passed.
     pub async fn ack(self) -> Result<bool, RemoteError> {
-        self.mailbox.settle(ACK, &self.message).await
+        self.mailbox.settle(ACK, self.receipt).await
     }
 
     /// Gives it back unprocessed, for another delivery at once.
     pub async fn release(self) -> Result<bool, RemoteError> {
-        self.mailbox.settle(RELEASE, &self.message).await
+        self.mailbox.settle(RELEASE, self.receipt).await
     }
 }
 
@@ -263,6 +269,7 @@ impl RemoteMailbox {
             return Err(RemoteError::TooMany);
         }
         Ok(reply.message.map(|m| RemoteDelivery {
+            receipt: Receipt { id: m.id, delivery: m.delivery, incarnation: m.incarnation },
             message: Message {
                 id: m.id,
                 source: m.source.into_string(),
@@ -274,8 +281,9 @@ impl RemoteMailbox {
         }))
     }
 
-    async fn settle(&self, proc: u32, message: &Message) -> Result<bool, RemoteError> {
-        let args = SettleArgs { mailbox: self.name.clone(), id: message.id, delivery: message.deliveries };
+    async fn settle(&self, proc: u32, receipt: Receipt) -> Result<bool, RemoteError> {
+        let Receipt { id, delivery, incarnation } = receipt;
+        let args = SettleArgs { mailbox: self.name.clone(), id, delivery, incarnation };
         // Settling one delivery twice settles nothing more: safe to resend.
         let reply: SettleReply = self.office.call(proc, &args, CallOptions::idempotent(true)).await?;
         match reply.status {
