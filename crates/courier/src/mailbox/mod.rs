@@ -183,25 +183,27 @@ impl Mailbox {
     /// `store` until acknowledged, and those already there are waiting again, oldest
     /// first. Blocks on the disk while it loads them.
     pub fn durable(name: &str, config: QueueConfig, store: Arc<dyn store::Store>) -> std::io::Result<Mailbox> {
-        Mailbox::open(name, config, Some(store), None)
+        Mailbox::open(name, config, Some(store::GroupCommit::new(store)), None)
     }
 
-    /// A mailbox, durable when given a store (see [`Mailbox::durable`]), whose messages go
-    /// to `dead_letters`, if given, after their last delivery. Persisted messages stay
+    /// A mailbox, durable when given a store (see [`Mailbox::durable`]; mailboxes opened
+    /// with clones of one group commit share its syncs), whose messages go to
+    /// `dead_letters`, if given, after their last delivery. Persisted messages stay
     /// persisted as dead letters when the dead-letter mailbox is durable too.
     pub fn open(
         name: &str,
         config: QueueConfig,
-        store: Option<Arc<dyn store::Store>>,
+        store: Option<store::GroupCommit>,
         dead_letters: Option<Mailbox>,
     ) -> std::io::Result<Mailbox> {
         let Some(store) = store else { return Ok(Mailbox::assemble(name, config, Vec::new(), dead_letters, None)) };
         let messages = store
+            .store()
             .load(name)?
             .into_iter()
             .map(|r| Message { id: r.id, source: r.source, body: r.body, deliveries: 0, durable: true })
             .collect();
-        Ok(Mailbox::assemble(name, config, messages, dead_letters, Some(store::GroupCommit::new(store))))
+        Ok(Mailbox::assemble(name, config, messages, dead_letters, Some(store)))
     }
 
     /// A mailbox holding `messages` (reloaded from its store) to begin with.

@@ -17,7 +17,8 @@ use super::protocol::{
     Delivered, MailboxInfo, Name, ReceiveArgs, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs, SettleReply,
     Status, ACK, LIST, RECEIVE, RELEASE, SEND,
 };
-use super::{store::Store, Mailbox, QueueConfig, Receipt, SendError};
+use super::store::{GroupCommit, Store};
+use super::{Mailbox, QueueConfig, Receipt, SendError};
 use crate::rpc::{encode_results, Call, Procedures};
 use crate::sync::lock;
 
@@ -42,7 +43,9 @@ impl Default for PostOfficeConfig {
 /// A node's mailboxes, by name.
 pub struct PostOffice {
     config: PostOfficeConfig,
-    store: Option<Arc<dyn Store>>,
+    /// Where durable messages are kept: one group commit for all the mailboxes, so that
+    /// sends to different mailboxes share syncs too.
+    store: Option<GroupCommit>,
     mailboxes: Mutex<BTreeMap<String, Mailbox>>,
 }
 
@@ -62,8 +65,9 @@ impl PostOffice {
     /// messages persisted there are open again, their messages waiting. Blocks on the
     /// store while it loads them.
     pub fn open(config: PostOfficeConfig, store: Option<Arc<dyn Store>>) -> std::io::Result<Arc<PostOffice>> {
+        let store = store.map(GroupCommit::new);
         let office = Arc::new(PostOffice { config, store, mailboxes: Mutex::new(BTreeMap::new()) });
-        if let Some(store) = &office.store {
+        if let Some(store) = office.store() {
             for name in store.mailboxes()? {
                 office.mailbox(&name).map_err(std::io::Error::other)?;
             }
@@ -107,7 +111,7 @@ impl PostOffice {
 
     /// Where durable messages are kept, if anywhere.
     pub fn store(&self) -> Option<&Arc<dyn Store>> {
-        self.store.as_ref()
+        self.store.as_ref().map(GroupCommit::store)
     }
 
     /// Every mailbox, by name.

@@ -11,7 +11,8 @@
 
 use std::io;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use redb::{Database, ReadableTable, TableDefinition};
@@ -190,11 +191,27 @@ impl Store for RedbStore {
 /// Appends to a store with group commit: while one transaction is being written, the
 /// records that arrive wait, and the next transaction takes them all, so N concurrent
 /// durable sends cost far fewer than N syncs.
+///
+/// Removals (acknowledged messages) ride on the appends' transactions: while durable
+/// sends are coming (one came within the last ten lingers), a round that would only
+/// remove waits up to [`REMOVAL_LINGER`] for the next append to share its sync. One
+/// sender whose receiver acknowledges each message thus costs one sync per message,
+/// not two; the acknowledgement is answered at most that much later. Without sends
+/// (receivers draining a backlog) removals commit at once.
 #[derive(Clone)]
 pub struct GroupCommit {
     store: Arc<dyn Store>,
-    pending: Arc<Mutex<Pending>>,
+    pending: Arc<(Mutex<Pending>, Condvar)>,
 }
+
+/// What is waiting to be committed, and what the committer, lingering, waits on.
+
+/// How long, by default, a round of removals alone waits for an append to share its
+/// sync ([`GroupCommit::with_removal_linger`]).
+pub const REMOVAL_LINGER: Duration = Duration::from_millis(1);
+
+/// How recent the last append must be, in lingers, for removals to wait for the next.
+const APPENDS_RECENT: u32 = 10;
 
 impl std::fmt::Debug for GroupCommit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -202,44 +219,89 @@ impl std::fmt::Debug for GroupCommit {
     }
 }
 
-#[derive(Default)]
 struct Pending {
+    /// How long a round of removals alone waits for an append.
+    linger: Duration,
     records: Vec<Record>,
     /// Acknowledged messages to forget, by mailbox.
     removals: Vec<(String, u64)>,
+    /// When the oldest pending removal came.
+    oldest_removal: Option<Instant>,
+    /// When the last append came.
+    last_append: Option<Instant>,
     waiters: Vec<oneshot::Sender<Result<(), String>>>,
     /// A committer is writing (and will take what arrives meanwhile).
     committing: bool,
 }
 
+impl Pending {
+    /// Until when a round of only removals should wait for an append, if it should.
+    fn linger(&self, now: Instant) -> Option<Instant> {
+        let sending = self.last_append.is_some_and(|at| now.duration_since(at) < self.linger * APPENDS_RECENT);
+        let until = self.oldest_removal? + self.linger;
+        (self.records.is_empty() && sending && now < until).then_some(until)
+    }
+}
+
 impl GroupCommit {
     /// Group commit in front of `store`.
     pub fn new(store: Arc<dyn Store>) -> Self {
-        GroupCommit { store, pending: Arc::default() }
+        GroupCommit::with_removal_linger(store, REMOVAL_LINGER)
+    }
+
+    /// Group commit in front of `store` whose removals, while appends come, wait up to
+    /// `linger` for the next.
+    pub fn with_removal_linger(store: Arc<dyn Store>, linger: Duration) -> Self {
+        let pending = Pending {
+            linger,
+            records: Vec::new(),
+            removals: Vec::new(),
+            oldest_removal: None,
+            last_append: None,
+            waiters: Vec::new(),
+            committing: false,
+        };
+        GroupCommit { store, pending: Arc::new((Mutex::new(pending), Condvar::new())) }
+    }
+
+    /// The store it commits to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// Persists `record`; returns once it is on disk. Call within a tokio runtime.
     pub async fn append(&self, record: Record) -> io::Result<()> {
-        self.commit(|pending| pending.records.push(record)).await
+        self.commit(|pending, now| {
+            pending.records.push(record);
+            pending.last_append = Some(now);
+        })
+        .await
     }
 
     /// Forgets messages `ids` of `mailbox`; returns once that is on disk. Removals share
     /// the appends' rounds.
     pub async fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
-        self.commit(|pending| pending.removals.extend(ids.iter().map(|id| (mailbox.to_owned(), *id)))).await
+        self.commit(|pending, now| {
+            pending.removals.extend(ids.iter().map(|id| (mailbox.to_owned(), *id)));
+            pending.oldest_removal.get_or_insert(now);
+        })
+        .await
     }
 
-    async fn commit(&self, add: impl FnOnce(&mut Pending)) -> io::Result<()> {
+    async fn commit(&self, add: impl FnOnce(&mut Pending, Instant)) -> io::Result<()> {
         let (done, committed) = oneshot::channel();
         let start = {
-            let mut pending = lock(&self.pending);
-            add(&mut pending);
+            let mut pending = lock(&self.pending.0);
+            add(&mut pending, Instant::now());
             pending.waiters.push(done);
             !std::mem::replace(&mut pending.committing, true)
         };
         if start {
             let (store, pending) = (self.store.clone(), self.pending.clone());
             tokio::task::spawn_blocking(move || commit_all(&*store, &pending));
+        } else {
+            // A committer lingering over removals takes this at once.
+            self.pending.1.notify_one();
         }
         match committed.await {
             Ok(Ok(())) => Ok(()),
@@ -250,15 +312,20 @@ impl GroupCommit {
 }
 
 /// Writes what is pending, one commit per batch, until nothing is.
-fn commit_all(store: &dyn Store, pending: &Mutex<Pending>) {
+fn commit_all(store: &dyn Store, (pending, arrived): &(Mutex<Pending>, Condvar)) {
     loop {
         let (records, mut removals, waiters) = {
             let mut pending = lock(pending);
+            while let Some(until) = pending.linger(Instant::now()) {
+                let wait = until.saturating_duration_since(Instant::now());
+                pending = arrived.wait_timeout(pending, wait).unwrap_or_else(|e| e.into_inner()).0;
+            }
             if pending.waiters.is_empty() {
                 pending.committing = false;
                 return;
             }
             let pending = &mut *pending;
+            pending.oldest_removal = None;
             (
                 std::mem::take(&mut pending.records),
                 std::mem::take(&mut pending.removals),
@@ -270,5 +337,72 @@ fn commit_all(store: &dyn Store, pending: &Mutex<Pending>) {
         for waiter in waiters {
             let _ = waiter.send(result.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store in memory that keeps what each commit held: (records, removals).
+    #[derive(Default)]
+    struct Recording(Mutex<Vec<(Vec<u64>, Vec<u64>)>>);
+
+    impl Store for Recording {
+        fn append(&self, records: &[Record]) -> io::Result<()> {
+            self.commit(records, &[])
+        }
+        fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
+            let removals: Vec<(String, u64)> = ids.iter().map(|id| (mailbox.to_owned(), *id)).collect();
+            self.commit(&[], &removals)
+        }
+        fn load(&self, _: &str) -> io::Result<Vec<Record>> {
+            Ok(Vec::new())
+        }
+        fn mailboxes(&self) -> io::Result<Vec<String>> {
+            Ok(Vec::new())
+        }
+        fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> io::Result<()> {
+            let ids = records.iter().map(|r| r.id).collect();
+            lock(&self.0).push((ids, removals.iter().map(|r| r.1).collect()));
+            Ok(())
+        }
+    }
+
+    fn record(id: u64) -> Record {
+        Record { mailbox: "q".into(), id, source: "s".into(), body: Bytes::from_static(b"m") }
+    }
+
+    const LINGER: Duration = Duration::from_millis(500);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn while_appends_come_a_removal_rides_on_the_next_one() {
+        let store = Arc::new(Recording::default());
+        let group = GroupCommit::with_removal_linger(store.clone(), LINGER);
+        group.append(record(1)).await.unwrap();
+        // The receiver acknowledges 1 a little before the sender's next message.
+        let removal = tokio::spawn({
+            let group = group.clone();
+            async move { group.remove("q", &[1]).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        group.append(record(2)).await.unwrap();
+        removal.await.unwrap().unwrap();
+        assert_eq!(*lock(&store.0), [(vec![1], vec![]), (vec![2], vec![1])]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_removal_waits_no_longer_than_the_linger_and_not_at_all_without_appends() {
+        let store = Arc::new(Recording::default());
+        let group = GroupCommit::with_removal_linger(store.clone(), LINGER);
+        let start = Instant::now();
+        group.remove("q", &[7]).await.unwrap();
+        assert!(start.elapsed() < LINGER / 2, "a removal without appends waited {:?}", start.elapsed());
+        group.append(record(8)).await.unwrap();
+        let start = Instant::now();
+        group.remove("q", &[8]).await.unwrap();
+        let waited = start.elapsed();
+        assert!(waited >= LINGER && waited < LINGER * 4, "a removal after an append waited {waited:?}");
+        assert_eq!(*lock(&store.0), [(vec![], vec![7]), (vec![8], vec![]), (vec![], vec![8])]);
     }
 }
