@@ -16,7 +16,7 @@ use anyhow::Context;
 use courier::binder::{protocol, Binder, Registration, Table};
 use courier::mailbox::jetstream::{JetStreamConfig, JetStreamStore};
 use courier::mailbox::post_office::{PostOffice, PostOfficeConfig};
-use courier::mailbox::store::RedbStore;
+use courier::mailbox::store::FjallStore;
 use courier::mailbox::{QueueConfig, WhenFull};
 use courier::rpc::{Listening, Server};
 use courier::transport::Endpoint;
@@ -52,7 +52,7 @@ pub struct Args {
     /// --rpcbind: /run/rpcbind.sock; with --rpcbind-port: none).
     #[arg(long, value_name = "PATH")]
     rpcbind_socket: Option<std::path::PathBuf>,
-    /// Keep the node's durable state in DIR: durable mailboxes (DIR/mailboxes.redb) and
+    /// Keep the node's durable state in DIR: durable mailboxes (the store in DIR/mailboxes/) and
     /// the binder's registrations (DIR/rpcbind.xdr) survive a restart.
     #[arg(long, value_name = "DIR")]
     data: Option<std::path::PathBuf>,
@@ -194,8 +194,8 @@ fn post_office(args: &Args) -> anyhow::Result<Arc<PostOffice>> {
         (None, None) => None,
         (None, Some(dir)) => {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-            let path = dir.join("mailboxes.redb");
-            let store = RedbStore::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+            let path = dir.join("mailboxes");
+            let store = FjallStore::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
             Some(Arc::new(store) as Arc<dyn courier::mailbox::store::Store>)
         }
     };

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use courier::mailbox::post_office::{PostOffice, PostOfficeConfig};
 use courier::mailbox::protocol;
 use courier::mailbox::remote::MailboxClient;
-use courier::mailbox::store::{RedbStore, Store};
+use courier::mailbox::store::{FjallStore, Store};
 use courier::rpc::{Listening, Server};
 use courier::transport::Endpoint;
 
@@ -53,7 +53,7 @@ impl Node {
     }
 
     async fn try_start(dir: &Path, port: u16) -> Result<Node, Error> {
-        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.join("mailboxes.redb"))?);
+        let store: Arc<dyn Store> = Arc::new(FjallStore::open(&dir.join("mailboxes"))?);
         let office = PostOffice::open(PostOfficeConfig::default(), Some(store))?;
         let server = Server::builder().register(protocol::PROGRAM, protocol::VERSION, office.service()).build();
         let listening = server.listen(&Endpoint::Tcp(loopback(port))).await?;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use courier::mailbox::post_office::{PostOffice, PostOfficeConfig};
 use courier::mailbox::remote::{MailboxClient, RemoteDelivery};
-use courier::mailbox::store::{RedbStore, Store};
+use courier::mailbox::store::{FjallStore, Store};
 use courier::mailbox::{protocol, QueueConfig};
 use courier::rpc::Server;
 use courier::transport::Endpoint;
@@ -52,7 +52,7 @@ async fn demo() -> Result<Vec<String>, Error> {
     let dir = std::env::temp_dir().join(format!("courier-mailbox-modes-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let store: Arc<dyn Store> = Arc::new(RedbStore::open(&dir.join("mailboxes.redb"))?);
+    let store: Arc<dyn Store> = Arc::new(FjallStore::open(&dir.join("mailboxes"))?);
     let office = PostOffice::open(PostOfficeConfig::default(), Some(store))?;
     let server = Server::builder().register(protocol::PROGRAM, protocol::VERSION, office.service()).build();
     let listening = server.listen(&"tcp://127.0.0.1:0".parse()?).await?;

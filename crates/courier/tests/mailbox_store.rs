@@ -1,4 +1,4 @@
-//! The durable store of mailboxes, on every backend (redb, and JetStream on a real
+//! The durable store of mailboxes, on every backend (fjall, and JetStream on a real
 //! nats-server): messages survive reopening the store, acknowledged ones are forgotten,
 //! the mailboxes holding messages are listed, group commit makes concurrent durable
 //! appends share transactions while answering each only once it is stored, and a
@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use courier::mailbox::store::{GroupCommit, Record, RedbStore, Store};
+use courier::mailbox::store::{FjallStore, GroupCommit, Record, Store};
 
 fn record(mailbox: &str, id: u64, body: &str) -> Record {
     Record { mailbox: mailbox.into(), id, source: "test".into(), body: Bytes::copy_from_slice(body.as_bytes()) }
@@ -23,23 +23,23 @@ trait Backend {
     fn open(&self) -> Arc<dyn Store>;
 }
 
-/// A redb file in a new scratch directory.
-struct Redb(std::path::PathBuf);
+/// A fjall store in a new scratch directory.
+struct Fjall(std::path::PathBuf);
 
-impl Redb {
-    fn new() -> Redb {
+impl Fjall {
+    fn new() -> Fjall {
         static STORES: AtomicUsize = AtomicUsize::new(0);
         let name = format!("mailbox-store-{}-{}", std::process::id(), STORES.fetch_add(1, Ordering::SeqCst));
         let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        Redb(dir.join("mailboxes.redb"))
+        Fjall(dir.join("mailboxes"))
     }
 }
 
-impl Backend for Redb {
+impl Backend for Fjall {
     fn open(&self) -> Arc<dyn Store> {
-        Arc::new(RedbStore::open(&self.0).unwrap())
+        Arc::new(FjallStore::open(&self.0).unwrap())
     }
 }
 
@@ -66,7 +66,7 @@ impl Backend for JetStream {
 macro_rules! on_every_backend {
     ($($kind:ident $body:ident;)*) => {$(
         mod $body {
-            on_every_backend!(@test $kind $body redb super::Redb::new);
+            on_every_backend!(@test $kind $body fjall super::Fjall::new);
             #[cfg(feature = "jetstream")]
             on_every_backend!(@test $kind $body jetstream super::JetStream::new);
         }
@@ -173,8 +173,8 @@ async fn concurrent_durable_appends_share_transactions(backend: &dyn Backend) {
     let transactions = store.1.load(Ordering::SeqCst);
     assert!(transactions < 128, "{transactions} transactions for 256 appends");
     drop(group);
-    // The committer lets go of the store just after answering the last append; redb
-    // opens a file once at a time.
+    // The committer lets go of the store just after answering the last append; a store
+    // is opened by one holder at a time.
     let start = std::time::Instant::now();
     while Arc::strong_count(&store) > 1 {
         assert!(start.elapsed() < std::time::Duration::from_secs(5), "the committer kept the store");

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use courier::mailbox::post_office::{PostOffice, PostOfficeConfig};
 use courier::mailbox::protocol::{self, MailboxRef};
 use courier::mailbox::remote::{MailboxClient, RemoteError, RemoteMailbox};
-use courier::mailbox::store::{RedbStore, Store};
+use courier::mailbox::store::{FjallStore, Store};
 use courier::mailbox::{QueueConfig, WhenFull};
 use courier::rpc::{CallError, Client, ClientConfig, Server};
 use courier::transport::Endpoint;
@@ -162,7 +162,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join("mailboxes.redb")
+    dir.join("mailboxes")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +171,7 @@ async fn durable_messages_survive_a_restart_of_the_node_and_acknowledged_ones_st
     let mut config = config();
     config.queue.max_deliveries = Some(1);
     {
-        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&path).unwrap());
+        let store: Arc<dyn Store> = Arc::new(FjallStore::open(&path).unwrap());
         let node = Node::start(config.clone(), Some(store)).await;
         let orders = node.mailbox("orders").await;
         for i in 0..10 {
@@ -228,7 +228,7 @@ fn stored(node: &Node, mailbox: &str) -> usize {
 async fn reopen(path: &std::path::Path) -> Arc<dyn Store> {
     let limit = Instant::now() + Duration::from_secs(5);
     loop {
-        match RedbStore::open(path) {
+        match FjallStore::open(path) {
             Ok(store) => return Arc::new(store),
             Err(e) if Instant::now() < limit => {
                 let _ = e;
@@ -293,7 +293,7 @@ async fn bad_input_gets_errors_and_other_clients_carry_on() {
 async fn a_receipt_from_before_a_restart_does_not_match_a_delivery_after_it() {
     let path = scratch("node-receipts");
     let before = {
-        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&path).unwrap());
+        let store: Arc<dyn Store> = Arc::new(FjallStore::open(&path).unwrap());
         let node = Node::start(config(), Some(store)).await;
         let jobs = node.mailbox("jobs").await;
         jobs.send_durable("boss", text("job")).await.unwrap();

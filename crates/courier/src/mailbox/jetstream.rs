@@ -8,7 +8,7 @@
 //! every byte other than an ASCII letter, digit, `-` or `_` written `%XX` (the empty name
 //! is `%`), so any UTF-8 name is one valid subject token. Its courier id and (escaped)
 //! source travel in the `Courier-Id` and `Courier-Source` headers, its body as the
-//! payload. "Acknowledged means durable" holds as for redb: [`Store::append`] returns
+//! payload. "Acknowledged means durable" holds as for fjall: [`Store::append`] returns
 //! only once JetStream has acknowledged every record, which with several replicas means
 //! a quorum of them has written it to its files. (nats-server writes a message to its
 //! file before acknowledging it, but syncs files to the disk periodically rather than

@@ -1,21 +1,23 @@
 //! Where durable mailboxes keep their messages: the [`Store`] trait, its embedded
-//! implementation on redb ([`RedbStore`]), and [`GroupCommit`], which makes many
-//! concurrent durable sends share one synced transaction.
+//! implementation on fjall ([`FjallStore`]), and [`GroupCommit`], which makes many
+//! concurrent durable sends share one synced write.
 //!
-//! The embedded store is redb: a pure-Rust, ACID, embedded key-value store whose commits
-//! (with `Durability::Immediate`, its default) are synced to disk before `commit`
-//! returns, and which recovers the last committed state after a crash (two checksummed
-//! commit slots). A message is persisted as `(mailbox, id) → (source, body)`; an
-//! acknowledged message is removed. "Acknowledged means durable": a durable send is
-//! answered only after the transaction holding its message has committed.
+//! The embedded store is fjall: a pure-Rust, log-structured (LSM-tree) embedded
+//! key-value store. A commit is one atomic batch appended to its journal and, as this
+//! store asks, synced (`fdatasync`) before `commit` returns; after a crash the journal
+//! is replayed up to the last whole, checksummed batch. A message is persisted as
+//! `(mailbox, id) → (source, body)`; an acknowledged message is removed (a tombstone,
+//! compacted away later). "Acknowledged means durable": a durable send is answered only
+//! after the batch holding its message is synced. Why fjall and not a B-tree store:
+//! `docs/mailboxes.md`.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use redb::{Database, ReadableTable, TableDefinition};
 use tokio::sync::oneshot;
 
 use crate::sync::lock;
@@ -59,67 +61,121 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
-/// Messages by (mailbox, id): (source, body).
-const MESSAGES: TableDefinition<(&str, u64), (&str, &[u8])> = TableDefinition::new("messages");
-
-/// The embedded store: one redb file.
+/// The embedded store: a fjall database in a directory of its own (which fjall locks).
 ///
-/// After an I/O error (a full disk, say) redb refuses every later transaction until the
+/// After an I/O error (a full disk, say) fjall refuses every later write until the
 /// database is opened again; this store then opens it again by itself, so that it works
 /// once there is room, and meanwhile every failure says what the disk said.
-#[derive(Debug)]
-pub struct RedbStore {
-    path: std::path::PathBuf,
+pub struct FjallStore {
+    path: PathBuf,
     /// `None` only while it is being opened again.
-    db: RwLock<Option<Database>>,
+    db: RwLock<Option<Db>>,
 }
 
-fn io_error(e: impl Into<redb::Error>) -> io::Error {
-    match e.into() {
-        redb::Error::Io(e) => e,
+impl std::fmt::Debug for FjallStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FjallStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+/// An open database and its one keyspace, of messages.
+struct Db {
+    db: fjall::Database,
+    messages: fjall::Keyspace,
+    /// A write failed: fjall refuses all the later ones; open it again.
+    failed: AtomicBool,
+}
+
+impl Db {
+    fn open(path: &Path) -> io::Result<Db> {
+        // A journal of at most 64 MiB before memtables are flushed; one background thread.
+        let db = fjall::Database::builder(path).max_journaling_size(64 << 20).worker_threads(1).open().map_err(
+            |e| match e {
+                fjall::Error::Locked => io::Error::new(
+                    io::ErrorKind::ResourceBusy,
+                    format!("{} is in use by another store (another node?)", path.display()),
+                ),
+                e => io_error(e),
+            },
+        )?;
+        let messages = db.keyspace("messages", fjall::KeyspaceCreateOptions::default).map_err(io_error)?;
+        Ok(Db { db, messages, failed: AtomicBool::new(false) })
+    }
+}
+
+/// A message's key: its mailbox's name (its length first) and its id, big-endian, so
+/// that a mailbox's messages are together, oldest first.
+fn message_key(mailbox: &str, id: u64) -> io::Result<Vec<u8>> {
+    let mut key = mailbox_prefix(mailbox)?;
+    key.extend_from_slice(&id.to_be_bytes());
+    Ok(key)
+}
+
+fn mailbox_prefix(mailbox: &str) -> io::Result<Vec<u8>> {
+    let mut key = Vec::with_capacity(2 + mailbox.len() + 8);
+    put_string(&mut key, mailbox, "mailbox name")?;
+    Ok(key)
+}
+
+/// Appends `text`, its length (two bytes, big-endian) first.
+fn put_string(out: &mut Vec<u8>, text: &str, what: &str) -> io::Result<()> {
+    let len = u16::try_from(text.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("a {what} longer than 65535 bytes")))?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(text.as_bytes());
+    Ok(())
+}
+
+/// Splits a length-prefixed string off the front of `bytes`.
+fn take_string(bytes: &[u8]) -> io::Result<(String, &[u8])> {
+    let corrupt = || io::Error::new(io::ErrorKind::InvalidData, "a corrupt message in the store");
+    let (len, rest) = bytes.split_first_chunk::<2>().ok_or_else(corrupt)?;
+    let (text, rest) = rest.split_at_checked(usize::from(u16::from_be_bytes(*len))).ok_or_else(corrupt)?;
+    let text = String::from_utf8(text.to_vec()).map_err(|_| corrupt())?;
+    Ok((text, rest))
+}
+
+/// A key's mailbox and message id.
+fn split_key(key: &[u8]) -> io::Result<(String, u64)> {
+    let (mailbox, id) = take_string(key)?;
+    let id = <[u8; 8]>::try_from(id)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "a corrupt message key in the store"))?;
+    Ok((mailbox, u64::from_be_bytes(id)))
+}
+
+fn io_error(e: fjall::Error) -> io::Error {
+    match e {
+        fjall::Error::Io(e) | fjall::Error::Storage(fjall::LsmError::Io(e)) => e,
         e => io::Error::other(e),
     }
 }
 
-// redb's error is large (160 bytes); here it only lives on its way to an io::Error.
-#[allow(clippy::result_large_err)]
-fn create(path: &Path) -> Result<Database, redb::Error> {
-    let db = Database::create(path)?;
-    let write = db.begin_write()?;
-    write.open_table(MESSAGES)?;
-    write.commit()?;
-    Ok(db)
-}
-
-impl RedbStore {
-    /// Opens (or creates) the store in `path`.
-    pub fn open(path: &Path) -> io::Result<RedbStore> {
-        let db = create(path).map_err(io_error)?;
-        Ok(RedbStore { path: path.to_owned(), db: RwLock::new(Some(db)) })
+impl FjallStore {
+    /// Opens (or creates) the store in the directory `path`.
+    pub fn open(path: &Path) -> io::Result<FjallStore> {
+        let db = Db::open(path)?;
+        Ok(FjallStore { path: path.to_owned(), db: RwLock::new(Some(db)) })
     }
 
-    /// Runs `f` on the database; after an earlier I/O error, opens it again first.
-    #[allow(clippy::result_large_err)] // as for `create`
-    fn with<T>(&self, f: impl Fn(&Database) -> Result<T, redb::Error>) -> io::Result<T> {
-        let result = match &*self.db.read().unwrap_or_else(|e| e.into_inner()) {
-            Some(db) => f(db),
-            None => Err(redb::Error::PreviousIo),
-        };
-        match result {
-            Err(redb::Error::PreviousIo) => {
-                let mut db = self.db.write().unwrap_or_else(|e| e.into_inner());
-                // The old handle must be closed before the file is opened again.
-                *db = None;
-                *db = Some(create(&self.path).map_err(io_error)?);
-                f(db.as_ref().expect("just opened")).map_err(io_error)
+    /// Runs `f` on the database; after a failed write, opens it again first.
+    fn with<T>(&self, f: impl Fn(&Db) -> io::Result<T>) -> io::Result<T> {
+        if let Some(db) = &*self.db.read().unwrap_or_else(|e| e.into_inner()) {
+            if !db.failed.load(Ordering::Acquire) {
+                return f(db);
             }
-            result => result.map_err(io_error),
         }
+        let mut db = self.db.write().unwrap_or_else(|e| e.into_inner());
+        if db.as_ref().is_none_or(|db| db.failed.load(Ordering::Acquire)) {
+            // The old database (its threads, its lock) must be gone before the directory
+            // is opened again.
+            *db = None;
+            *db = Some(Db::open(&self.path)?);
+        }
+        f(db.as_ref().expect("just opened"))
     }
 }
 
-#[allow(clippy::result_large_err)] // as for `create`
-impl Store for RedbStore {
+impl Store for FjallStore {
     fn append(&self, records: &[Record]) -> io::Result<()> {
         self.commit(records, &[])
     }
@@ -131,35 +187,31 @@ impl Store for RedbStore {
 
     fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> io::Result<()> {
         self.with(|db| {
-            let write = db.begin_write()?;
-            {
-                let mut table = write.open_table(MESSAGES)?;
-                for r in records {
-                    table.insert((r.mailbox.as_str(), r.id), (r.source.as_str(), &r.body[..]))?;
-                }
-                for (mailbox, id) in removals {
-                    table.remove((mailbox.as_str(), *id))?;
-                }
+            let mut batch = db.db.batch().durability(Some(fjall::PersistMode::SyncData));
+            for r in records {
+                let mut value = Vec::with_capacity(2 + r.source.len() + r.body.len());
+                put_string(&mut value, &r.source, "source")?;
+                value.extend_from_slice(&r.body);
+                batch.insert(&db.messages, message_key(&r.mailbox, r.id)?, value);
             }
-            Ok(write.commit()?)
+            for (mailbox, id) in removals {
+                batch.remove(&db.messages, message_key(mailbox, *id)?);
+            }
+            batch.commit().map_err(|e| {
+                db.failed.store(true, Ordering::Release);
+                io_error(e)
+            })
         })
     }
 
     fn load(&self, mailbox: &str) -> io::Result<Vec<Record>> {
         self.with(|db| {
-            let read = db.begin_read()?;
-            let table = read.open_table(MESSAGES)?;
             let mut records = Vec::new();
-            for entry in table.range((mailbox, 0)..=(mailbox, u64::MAX))? {
-                let (key, value) = entry?;
-                let (_, id) = key.value();
-                let (source, body) = value.value();
-                records.push(Record {
-                    mailbox: mailbox.to_owned(),
-                    id,
-                    source: source.to_owned(),
-                    body: Bytes::copy_from_slice(body),
-                });
+            for entry in db.messages.prefix(mailbox_prefix(mailbox)?) {
+                let (key, value) = entry.into_inner().map_err(io_error)?;
+                let (_, id) = split_key(&key)?;
+                let (source, body) = take_string(&value)?;
+                records.push(Record { mailbox: mailbox.to_owned(), id, source, body: Bytes::copy_from_slice(body) });
             }
             Ok(records)
         })
@@ -167,22 +219,17 @@ impl Store for RedbStore {
 
     fn mailboxes(&self) -> io::Result<Vec<String>> {
         self.with(|db| {
-            let read = db.begin_read()?;
-            let table = read.open_table(MESSAGES)?;
-            let mut names: Vec<String> = Vec::new();
+            let mut names = Vec::new();
             // One look per mailbox: the first key after the last message of the one before.
-            let mut next = table.first()?.map(|(key, _)| key.value().0.to_owned());
-            while let Some(name) = next {
-                next = None;
-                for entry in table.range((name.as_str(), u64::MAX)..)? {
-                    let key = entry?.0.value().0.to_owned();
-                    if key != name {
-                        next = Some(key);
-                        break;
-                    }
-                }
+            let mut after = Vec::new();
+            while let Some(entry) = db.messages.range(after.as_slice()..).next() {
+                let (name, _) = split_key(&entry.into_inner().map_err(io_error)?.0)?;
+                after = message_key(&name, u64::MAX)?;
+                after.push(0);
                 names.push(name);
             }
+            // Keys order names by length first.
+            names.sort();
             Ok(names)
         })
     }
