@@ -24,6 +24,9 @@ pub struct Args {
     /// Concurrent senders (comma-separated list).
     #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
     senders: Vec<usize>,
+    /// Concurrent receivers, each taking and acknowledging one message at a time.
+    #[arg(long, default_value_t = 16)]
+    receivers: usize,
     /// Message body size in bytes.
     #[arg(long, default_value_t = 128)]
     size: usize,
@@ -53,9 +56,6 @@ struct Row {
     send_p50_us: f64,
     send_p99_us: f64,
 }
-
-/// How many receivers take and acknowledge messages during a run.
-const RECEIVERS: usize = 16;
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.seconds > 0.0 && args.seconds.is_finite()) {
@@ -114,12 +114,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         for (system, durable) in [("courier durable", true), ("courier", false)] {
             let name = format!("bench-{system}-{senders}").replace(' ', "-");
             let mailboxes = (senders_office.mailbox(&name)?, receivers_office.mailbox(&name)?);
-            let row = tokio::spawn(courier_run(system, mailboxes, durable, senders, body.clone(), length)).await??;
+            let row =
+                tokio::spawn(courier_run(system, mailboxes, durable, (senders, args.receivers), body.clone(), length))
+                    .await??;
             print(&row);
             rows.push(row);
         }
         if let Some(nats) = &nats {
-            let row = tokio::spawn(jetstream_run(nats.clone(), senders, body.clone(), length)).await??;
+            let row =
+                tokio::spawn(jetstream_run(nats.clone(), (senders, args.receivers), body.clone(), length)).await??;
             print(&row);
             rows.push(row);
             let row = tokio::spawn(nats_core_run(nats.clone(), senders, body.clone(), length)).await??;
@@ -172,11 +175,11 @@ impl Row {
     }
 }
 
-/// Runs `senders` loops of `send` for `length` while `receive` loops (RECEIVERS of them)
-/// take what comes; `receive` returns whether it got a message. Returns the run's row.
+/// Runs `senders` loops of `send` for `length` while `receivers` loops of `receive` take
+/// what comes; `receive` returns whether it got a message. Returns the run's row.
 async fn drive<S, SF, R, RF>(
     system: &'static str,
-    senders: usize,
+    (senders, receivers): (usize, usize),
     length: Duration,
     send: S,
     receive: R,
@@ -188,7 +191,7 @@ where
     RF: std::future::Future<Output = anyhow::Result<bool>> + Send,
 {
     let (stop, received) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
-    let receivers: Vec<_> = (0..RECEIVERS)
+    let receivers: Vec<_> = (0..receivers)
         .map(|_| {
             let (receive, stop, received) = (receive.clone(), stop.clone(), received.clone());
             tokio::spawn(async move {
@@ -234,7 +237,7 @@ async fn courier_run(
     system: &'static str,
     (sender, mailbox): (RemoteMailbox, RemoteMailbox),
     durable: bool,
-    senders: usize,
+    parties: (usize, usize),
     body: Bytes,
     length: Duration,
 ) -> anyhow::Result<Row> {
@@ -257,10 +260,16 @@ async fn courier_run(
             }
         }
     };
-    drive(system, senders, length, send, receive).await
+    drive(system, parties, length, send, receive).await
 }
 
-async fn jetstream_run(nats: async_nats::Client, senders: usize, body: Bytes, length: Duration) -> anyhow::Result<Row> {
+async fn jetstream_run(
+    nats: async_nats::Client,
+    parties: (usize, usize),
+    body: Bytes,
+    length: Duration,
+) -> anyhow::Result<Row> {
+    let senders = parties.0;
     use async_nats::jetstream::{self, consumer, stream};
     let js = jetstream::new(nats);
     let name = format!("BENCH_{senders}");
@@ -310,7 +319,7 @@ async fn jetstream_run(nats: async_nats::Client, senders: usize, body: Bytes, le
             }
         }
     };
-    let row = drive("jetstream", senders, length, send, receive).await;
+    let row = drive("jetstream", parties, length, send, receive).await;
     let _ = js.delete_stream(&name).await;
     row
 }
@@ -336,13 +345,9 @@ async fn nats_core_run(nats: async_nats::Client, senders: usize, body: Bytes, le
             Ok(())
         }
     };
-    // The responder is the receiver (every answered request was received): nothing else
-    // to take.
-    let receive = || async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        Ok(false)
-    };
-    let row = drive("nats core req-rep", senders, length, send, receive).await;
+    // The responder is the receiver (every answered request was received): no receivers.
+    let receive = || async { Ok(false) };
+    let row = drive("nats core req-rep", (senders, 0), length, send, receive).await;
     responder.abort();
     row.map(|row| Row { received_per_second: row.sent_per_second, ..row })
 }

@@ -71,6 +71,9 @@ struct Shared {
     room: Notify,
     /// Receivers waiting in [`Mailbox::receive`] now.
     receivers: AtomicUsize,
+    /// Those of them waiting for one source only: while there are any, a new message
+    /// wakes every receiver (one woken alone might not want it), else just one.
+    choosy: AtomicUsize,
     dead_letters: Option<Mailbox>,
     /// Where durable sends persist their messages (the store, behind group commit), if
     /// anywhere.
@@ -230,6 +233,7 @@ impl Mailbox {
             arrived: Notify::new(),
             room: Notify::new(),
             receivers: AtomicUsize::new(0),
+            choosy: AtomicUsize::new(0),
             dead_letters,
             store,
             reaper: std::sync::OnceLock::new(),
@@ -347,7 +351,13 @@ impl Mailbox {
         state.queue.admit(message);
         state.sent.record(Instant::now());
         drop(state);
-        self.shared.arrived.notify_waiters();
+        // One message, one receiver to wake (a woken receiver that gives up passes its
+        // wake-up on), unless some receivers are choosy.
+        if self.shared.choosy.load(Ordering::SeqCst) == 0 {
+            self.shared.arrived.notify_one();
+        } else {
+            self.shared.arrived.notify_waiters();
+        }
     }
 
     /// Acknowledges the delivery of `receipt` (as a remote receiver holds it): removes
@@ -494,6 +504,7 @@ impl Mailbox {
     /// Receives the next message (from `source`, if given), waiting for one.
     pub async fn receive(&self, source: Option<&str>) -> Delivery {
         let _waiting = Receiving::new(&self.shared.receivers);
+        let _choosy = source.map(|_| Receiving::new(&self.shared.choosy));
         loop {
             let arrived = self.shared.arrived.notified();
             tokio::pin!(arrived);
@@ -540,14 +551,14 @@ struct Receiving<'a>(&'a AtomicUsize);
 
 impl<'a> Receiving<'a> {
     fn new(count: &'a AtomicUsize) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
+        count.fetch_add(1, Ordering::SeqCst);
         Receiving(count)
     }
 }
 
 impl Drop for Receiving<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
