@@ -351,7 +351,7 @@ fn a_full_disk_is_a_clear_error_and_loses_nothing_acknowledged() {
     let body = |i: usize| format!("{i:04}{}", "x".repeat(60_000));
     let mut acked = 0;
     // Durable sends until one fails; the error it got.
-    let mut send_until_refused = |acked: &mut usize, most: usize| loop {
+    let send_until_refused = |acked: &mut usize, most: usize| loop {
         assert!(*acked < most, "the disk took {acked} messages of 60 kB");
         let out = courier(&node, &["send", "big", "--durable", &body(*acked)]);
         if !out.status.success() {

@@ -152,7 +152,7 @@ impl Queue {
     /// Delivers the oldest waiting message (from `source`, if given) at `now`: it goes
     /// in flight until `now` + the visibility timeout.
     pub fn take(&mut self, now: Instant, source: Option<&str>) -> Option<Message> {
-        let at = self.waiting.iter().position(|m| source.map_or(true, |s| m.source == s))?;
+        let at = self.waiting.iter().position(|m| source.is_none_or(|s| m.source == s))?;
         let mut message = self.waiting.remove(at)?;
         message.deliveries += 1;
         self.in_flight.insert(message.id, (message.clone(), now + self.config.visibility));

@@ -251,8 +251,6 @@ pub struct GroupCommit {
     pending: Arc<(Mutex<Pending>, Condvar)>,
 }
 
-/// What is waiting to be committed, and what the committer, lingering, waits on.
-
 /// How long, by default, a round of removals alone waits for an append to share its
 /// sync ([`GroupCommit::with_removal_linger`]).
 pub const REMOVAL_LINGER: Duration = Duration::from_millis(1);
@@ -266,6 +264,8 @@ impl std::fmt::Debug for GroupCommit {
     }
 }
 
+/// What is waiting to be committed (with a condition variable a lingering committer
+/// waits on).
 struct Pending {
     /// How long a round of removals alone waits for an append.
     linger: Duration,
@@ -418,6 +418,34 @@ mod tests {
 
     fn record(id: u64) -> Record {
         Record { mailbox: "q".into(), id, source: "s".into(), body: Bytes::from_static(b"m") }
+    }
+
+    proptest::proptest! {
+        /// Keys and values read back as written, and bytes that are neither (a corrupt
+        /// store) are an error, never a panic.
+        #[test]
+        fn keys_and_values_round_trip(mailbox in ".{0,40}", id: u64, source in ".{0,40}", body: Vec<u8>) {
+            let key = message_key(&mailbox, id).unwrap();
+            proptest::prop_assert_eq!(split_key(&key).unwrap(), (mailbox.clone(), id));
+            proptest::prop_assert!(key.starts_with(&mailbox_prefix(&mailbox).unwrap()));
+            let mut value = Vec::new();
+            put_string(&mut value, &source, "source").unwrap();
+            value.extend_from_slice(&body);
+            let (read, rest) = take_string(&value).unwrap();
+            proptest::prop_assert_eq!((read, rest), (source, &body[..]));
+        }
+
+        #[test]
+        fn garbage_is_an_error_not_a_panic(bytes: Vec<u8>) {
+            let _ = split_key(&bytes);
+            let _ = take_string(&bytes);
+        }
+    }
+
+    #[test]
+    fn names_too_long_for_a_key_are_refused() {
+        let name = "n".repeat(70_000);
+        assert_eq!(message_key(&name, 1).unwrap_err().kind(), io::ErrorKind::InvalidInput);
     }
 
     const LINGER: Duration = Duration::from_millis(500);
