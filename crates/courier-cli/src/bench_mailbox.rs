@@ -19,6 +19,9 @@ use courier::mailbox::remote::{MailboxClient, RemoteMailbox};
 use futures_util::StreamExt;
 use serde::Serialize;
 
+/// How many of the senders share one connection to the node.
+const SENDERS_PER_CONNECTION: usize = 64;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Concurrent senders (comma-separated list).
@@ -107,13 +110,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     for &senders in &args.senders {
         let senders = senders.max(1);
-        // Senders and receivers are different parties, each with its own connection (a
-        // node reads at most so many calls of one connection at once).
-        let (senders_office, receivers_office) =
-            (MailboxClient::connect(node_addr).await?, MailboxClient::connect(node_addr).await?);
+        // Senders and receivers are different parties, with connections of their own: a
+        // node serves at most 128 calls of one connection at once, so senders share a
+        // connection by SENDERS_PER_CONNECTION, and all of them are in flight.
+        let mut senders_offices = Vec::new();
+        for _ in 0..senders.div_ceil(SENDERS_PER_CONNECTION) {
+            senders_offices.push(MailboxClient::connect(node_addr).await?);
+        }
+        let receivers_office = MailboxClient::connect(node_addr).await?;
         for (system, durable) in [("courier durable", true), ("courier", false)] {
             let name = format!("bench-{system}-{senders}").replace(' ', "-");
-            let mailboxes = (senders_office.mailbox(&name)?, receivers_office.mailbox(&name)?);
+            let sending = senders_offices.iter().map(|office| office.mailbox(&name)).collect::<Result<Vec<_>, _>>()?;
+            let mailboxes = (sending, receivers_office.mailbox(&name)?);
             let row =
                 tokio::spawn(courier_run(system, mailboxes, durable, (senders, args.receivers), body.clone(), length))
                     .await??;
@@ -185,7 +193,7 @@ async fn drive<S, SF, R, RF>(
     receive: R,
 ) -> anyhow::Result<Row>
 where
-    S: Fn() -> SF + Clone + Send + 'static,
+    S: Fn(usize) -> SF + Clone + Send + 'static,
     SF: std::future::Future<Output = anyhow::Result<()>> + Send,
     R: Fn() -> RF + Clone + Send + 'static,
     RF: std::future::Future<Output = anyhow::Result<bool>> + Send,
@@ -207,13 +215,13 @@ where
     let start = Instant::now();
     let deadline = start + length;
     let loops: Vec<_> = (0..senders)
-        .map(|_| {
+        .map(|sender| {
             let send = send.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    send().await?;
+                    send(sender).await?;
                     latencies.push(t.elapsed());
                 }
                 anyhow::Ok(latencies)
@@ -235,14 +243,14 @@ where
 
 async fn courier_run(
     system: &'static str,
-    (sender, mailbox): (RemoteMailbox, RemoteMailbox),
+    (senders, mailbox): (Vec<RemoteMailbox>, RemoteMailbox),
     durable: bool,
     parties: (usize, usize),
     body: Bytes,
     length: Duration,
 ) -> anyhow::Result<Row> {
-    let send = move || {
-        let (mailbox, body) = (sender.clone(), body.clone());
+    let send = move |sender: usize| {
+        let (mailbox, body) = (senders[sender / SENDERS_PER_CONNECTION].clone(), body.clone());
         async move {
             match durable {
                 true => mailbox.send_durable("bench", body).await?,
@@ -296,7 +304,7 @@ async fn jetstream_run(
     let messages = Arc::new(tokio::sync::Mutex::new(messages));
     let send = {
         let (js, subject) = (js.clone(), subject.clone());
-        move || {
+        move |_| {
             let (js, subject, body) = (js.clone(), subject.clone(), body.clone());
             async move {
                 let ack = js.publish(subject, body).await.map_err(|e| anyhow::anyhow!("publish: {e}"))?;
@@ -338,7 +346,7 @@ async fn nats_core_run(nats: async_nats::Client, senders: usize, body: Bytes, le
         }
     });
     nats.flush().await?;
-    let send = move || {
+    let send = move |_| {
         let (nats, subject, body) = (nats.clone(), subject.clone(), body.clone());
         async move {
             nats.request(subject, body).await.map_err(|e| anyhow::anyhow!("request: {e}"))?;
