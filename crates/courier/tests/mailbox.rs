@@ -133,6 +133,30 @@ async fn competing_receivers_share_the_messages() {
     assert_eq!(all, (0..1000).collect::<Vec<u32>>(), "each message went to exactly one receiver");
 }
 
+/// A new message wakes one waiting receiver — unless some wait for one source only:
+/// then a wake-up spent on a receiver that does not want the message would leave it
+/// waiting while another receiver that would take it sleeps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_waiting_for_one_source_does_not_swallow_the_wake_up_of_another() {
+    let mailbox = Mailbox::new("mixed", config());
+    let choosy = tokio::spawn({
+        let mailbox = mailbox.clone();
+        async move { mailbox.receive_timeout(Some("b"), Duration::from_secs(5)).await.map(|d| d.message().body.clone()) }
+    });
+    let any = tokio::spawn({
+        let mailbox = mailbox.clone();
+        async move { mailbox.receive_timeout(None, Duration::from_secs(5)).await.map(|d| d.message().body.clone()) }
+    });
+    // Both wait (the choosy one first), then a message from "a" comes, then one from "b".
+    while mailbox.stats().consumers < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    mailbox.send("a", text("for anyone")).await.unwrap();
+    assert_eq!(any.await.unwrap(), Some(text("for anyone")), "the receiver that wanted any message got it");
+    mailbox.send("b", text("for b")).await.unwrap();
+    assert_eq!(choosy.await.unwrap(), Some(text("for b")));
+}
+
 #[test]
 fn threads_send_and_receive_through_the_blocking_face() {
     let mailbox = courier::blocking::Mailbox::new("threads", config());
