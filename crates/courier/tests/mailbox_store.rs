@@ -139,12 +139,9 @@ fn the_mailboxes_with_messages_are_listed_whatever_their_names(backend: &dyn Bac
 struct Counting(Arc<dyn Store>, AtomicUsize);
 
 impl Store for Counting {
-    fn append(&self, records: &[Record]) -> std::io::Result<()> {
+    fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> std::io::Result<()> {
         self.1.fetch_add(1, Ordering::SeqCst);
-        self.0.append(records)
-    }
-    fn remove(&self, mailbox: &str, ids: &[u64]) -> std::io::Result<()> {
-        self.0.remove(mailbox, ids)
+        self.0.commit(records, removals)
     }
     fn load(&self, mailbox: &str) -> std::io::Result<Vec<Record>> {
         self.0.load(mailbox)

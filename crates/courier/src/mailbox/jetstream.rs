@@ -304,6 +304,54 @@ impl JetStreamStore {
         }
         (found, missing)
     }
+
+    /// Publishes `records`; returns once JetStream has stored them all.
+    fn publish(&self, records: &[Record]) -> io::Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let append = self.appends.fetch_add(1, Ordering::Relaxed);
+        let mut messages = Vec::with_capacity(records.len());
+        for (index, r) in records.iter().enumerate() {
+            let mut headers = HeaderMap::new();
+            headers.insert(ID_HEADER, r.id.to_string());
+            headers.insert(SOURCE_HEADER, token(&r.source));
+            let publish = Publish::build()
+                .headers(headers)
+                .payload(r.body.clone())
+                .message_id(format!("{}-{append}-{index}", self.instance));
+            messages.push((self.subject(&r.mailbox)?, publish));
+        }
+        let (context, config) = (self.context.clone(), self.config.clone());
+        let (sequences, failure) =
+            self.driver.run(async move { Ok(publish_all(&context, &config, messages).await) })?;
+        for (r, sequence) in records.iter().zip(sequences) {
+            if let Some(sequence) = sequence {
+                self.remember(&r.mailbox, r.id, sequence);
+            }
+        }
+        match failure {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Deletes the messages `ids` of `mailbox` from the stream.
+    fn delete(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
+        let (mut doomed, missing) = self.take_sequences(mailbox, ids);
+        if !missing.is_empty() {
+            // Written by another store (before a restart, say): look them up. Ids not
+            // found are already gone.
+            self.load(mailbox)?;
+            doomed.extend(self.take_sequences(mailbox, &missing).0);
+        }
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        let (stream, attempts) = (self.stream.clone(), self.config.attempts);
+        self.driver.run(async move { delete_all(&stream, attempts, doomed).await })?;
+        Ok(())
+    }
 }
 
 fn validate(config: &JetStreamConfig) -> Result<(), JetStreamError> {
@@ -369,49 +417,14 @@ async fn open(
 }
 
 impl Store for JetStreamStore {
-    fn append(&self, records: &[Record]) -> io::Result<()> {
-        if records.is_empty() {
-            return Ok(());
+    /// Publishes the records, then deletes the removals (JetStream has no transaction
+    /// across the two).
+    fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> io::Result<()> {
+        self.publish(records)?;
+        for group in removals.chunk_by(|a, b| a.0 == b.0) {
+            let ids: Vec<u64> = group.iter().map(|(_, id)| *id).collect();
+            self.delete(&group[0].0, &ids)?;
         }
-        let append = self.appends.fetch_add(1, Ordering::Relaxed);
-        let mut messages = Vec::with_capacity(records.len());
-        for (index, r) in records.iter().enumerate() {
-            let mut headers = HeaderMap::new();
-            headers.insert(ID_HEADER, r.id.to_string());
-            headers.insert(SOURCE_HEADER, token(&r.source));
-            let publish = Publish::build()
-                .headers(headers)
-                .payload(r.body.clone())
-                .message_id(format!("{}-{append}-{index}", self.instance));
-            messages.push((self.subject(&r.mailbox)?, publish));
-        }
-        let (context, config) = (self.context.clone(), self.config.clone());
-        let (sequences, failure) =
-            self.driver.run(async move { Ok(publish_all(&context, &config, messages).await) })?;
-        for (r, sequence) in records.iter().zip(sequences) {
-            if let Some(sequence) = sequence {
-                self.remember(&r.mailbox, r.id, sequence);
-            }
-        }
-        match failure {
-            Some(e) => Err(e.into()),
-            None => Ok(()),
-        }
-    }
-
-    fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
-        let (mut doomed, missing) = self.take_sequences(mailbox, ids);
-        if !missing.is_empty() {
-            // Written by another store (before a restart, say): look them up. Ids not
-            // found are already gone.
-            self.load(mailbox)?;
-            doomed.extend(self.take_sequences(mailbox, &missing).0);
-        }
-        if doomed.is_empty() {
-            return Ok(());
-        }
-        let (stream, attempts) = (self.stream.clone(), self.config.attempts);
-        self.driver.run(async move { delete_all(&stream, attempts, doomed).await })?;
         Ok(())
     }
 

@@ -38,26 +38,21 @@ pub struct Record {
 /// Durable storage of mailbox messages. Every method may block on the disk: call it
 /// from a blocking context (`GroupCommit` does).
 pub trait Store: Send + Sync + 'static {
-    /// Persists `records` in one transaction; returns once they are on disk.
-    fn append(&self, records: &[Record]) -> io::Result<()>;
-    /// Forgets acknowledged messages.
-    fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()>;
+    /// Persists `records` and forgets `removals` (mailbox and id, sorted) together;
+    /// returns once both are on disk — in one transaction (one sync) where the store can.
+    fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> io::Result<()>;
     /// The messages of `mailbox` still persisted, oldest first.
     fn load(&self, mailbox: &str) -> io::Result<Vec<Record>>;
     /// The names of the mailboxes that have messages persisted, sorted.
     fn mailboxes(&self) -> io::Result<Vec<String>>;
-    /// Persists `records` and forgets `removals` (mailbox and id, sorted) together;
-    /// returns once both are on disk. By default an append, then a removal per mailbox;
-    /// a store that can do both in one transaction (one sync) should.
-    fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> io::Result<()> {
-        if !records.is_empty() {
-            self.append(records)?;
-        }
-        for group in removals.chunk_by(|a, b| a.0 == b.0) {
-            let ids: Vec<u64> = group.iter().map(|(_, id)| *id).collect();
-            self.remove(&group[0].0, &ids)?;
-        }
-        Ok(())
+    /// Persists `records` in one transaction; returns once they are on disk.
+    fn append(&self, records: &[Record]) -> io::Result<()> {
+        self.commit(records, &[])
+    }
+    /// Forgets acknowledged messages.
+    fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
+        let removals: Vec<(String, u64)> = ids.iter().map(|id| (mailbox.to_owned(), *id)).collect();
+        self.commit(&[], &removals)
     }
 }
 
@@ -176,15 +171,6 @@ impl FjallStore {
 }
 
 impl Store for FjallStore {
-    fn append(&self, records: &[Record]) -> io::Result<()> {
-        self.commit(records, &[])
-    }
-
-    fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
-        let removals: Vec<(String, u64)> = ids.iter().map(|id| (mailbox.to_owned(), *id)).collect();
-        self.commit(&[], &removals)
-    }
-
     fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> io::Result<()> {
         self.with(|db| {
             let mut batch = db.db.batch().durability(Some(fjall::PersistMode::SyncData));
@@ -396,13 +382,6 @@ mod tests {
     struct Recording(Mutex<Vec<(Vec<u64>, Vec<u64>)>>);
 
     impl Store for Recording {
-        fn append(&self, records: &[Record]) -> io::Result<()> {
-            self.commit(records, &[])
-        }
-        fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
-            let removals: Vec<(String, u64)> = ids.iter().map(|id| (mailbox.to_owned(), *id)).collect();
-            self.commit(&[], &removals)
-        }
         fn load(&self, _: &str) -> io::Result<Vec<Record>> {
             Ok(Vec::new())
         }
