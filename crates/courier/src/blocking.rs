@@ -122,4 +122,10 @@ impl Mailbox {
     pub fn receive_timeout(&self, source: Option<&str>, timeout: std::time::Duration) -> Option<Delivery> {
         mailbox_runtime().block_on(self.inner.receive_timeout(source, timeout))
     }
+
+    /// Blocking receive of a batch: waits at most `timeout` for a message, then takes it
+    /// and those waiting behind it, at most `max` in all.
+    pub fn receive_batch(&self, source: Option<&str>, max: usize, timeout: std::time::Duration) -> Vec<Delivery> {
+        mailbox_runtime().block_on(self.inner.receive_batch(source, max, timeout))
+    }
 }

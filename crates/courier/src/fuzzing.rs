@@ -9,8 +9,8 @@ use tokio_util::codec::Decoder;
 
 use crate::binder::uaddr;
 use crate::mailbox::protocol::{
-    MailboxInfo, MailboxRef, Name, ReceiveArgs, ReceiveReply, SendArgs, SendReply, SettleArgs, SettleReply, MAX_BODY,
-    MAX_NAME,
+    AckBatchArgs, AckBatchReply, Delivered, MailboxInfo, MailboxRef, Name, ReceiveArgs, ReceiveBatchArgs,
+    ReceiveBatchReply, ReceiveReply, SendArgs, SendReply, SettleArgs, SettleReply, MAX_BATCH, MAX_BODY, MAX_NAME,
 };
 use crate::mailbox::MailboxStats;
 use crate::rpc::msg::{Message, ReplyBody};
@@ -73,10 +73,12 @@ pub fn message(data: &[u8]) {
 }
 
 /// Decodes the rest of the input as one of the mailbox program's types
-/// ([`crate::mailbox::protocol`]), picked by the first byte modulo 8: `SendArgs`,
+/// ([`crate::mailbox::protocol`]), picked by the first byte modulo 12: `SendArgs`,
 /// `ReceiveArgs`, `SettleArgs`, `SendReply`, `ReceiveReply`, `SettleReply`,
-/// `Vec<MailboxInfo>` (LIST's reply), `MailboxRef`. Nothing may panic; a decoded value
-/// must keep its bounds (names of at most 255 bytes, bodies of at most 1 MiB), and since
+/// `Vec<MailboxInfo>` (LIST's reply), `MailboxRef`, `ReceiveBatchArgs`,
+/// `ReceiveBatchReply`, `AckBatchArgs`, `AckBatchReply`. Nothing may panic; a decoded
+/// value must keep its bounds (names of at most 255 bytes, bodies of at most 1 MiB,
+/// batches of at most 256), and since
 /// `from_bytes` refuses bytes left over, it consumed the whole input and must re-encode
 /// to exactly it; the re-encoding must decode to an equal value (for the types without
 /// `PartialEq`: one that re-encodes to the same bytes again).
@@ -88,7 +90,7 @@ pub fn message(data: &[u8]) {
 pub fn mailbox_args(data: &[u8]) {
     let Some((&pick, rest)) = data.split_first() else { return };
     let input = Bytes::copy_from_slice(rest);
-    match pick % 8 {
+    match pick % 12 {
         0 => {
             round_trip(&input, |args: &SendArgs| {
                 bounded_names([&args.mailbox, &args.source]);
@@ -107,12 +109,7 @@ pub fn mailbox_args(data: &[u8]) {
             round_trip(&input, |_: &SendReply| {});
         }
         4 => {
-            round_trip(&input, |reply: &ReceiveReply| {
-                if let Some(message) = &reply.message {
-                    bounded_names([&message.source]);
-                    bounded_body(&message.body);
-                }
-            });
+            round_trip(&input, |reply: &ReceiveReply| reply.message.iter().for_each(bounded_delivery));
         }
         5 => {
             round_trip(&input, |_: &SettleReply| {});
@@ -131,6 +128,26 @@ pub fn mailbox_args(data: &[u8]) {
                     assert_eq!((rates(a), rest(a)), (rates(b), rest(b)), "a mailbox_info decoded differently");
                 }
             }
+        }
+        8 => {
+            round_trip(&input, |args: &ReceiveBatchArgs| {
+                bounded_names([Some(&args.mailbox), args.source.as_ref()].into_iter().flatten())
+            });
+        }
+        9 => {
+            round_trip(&input, |reply: &ReceiveBatchReply| {
+                bounded_batch(reply.messages.len());
+                reply.messages.iter().for_each(bounded_delivery);
+            });
+        }
+        10 => {
+            round_trip(&input, |args: &AckBatchArgs| {
+                bounded_names([&args.mailbox]);
+                bounded_batch(args.receipts.len());
+            });
+        }
+        11 => {
+            round_trip(&input, |reply: &AckBatchReply| bounded_batch(reply.settled.len()));
         }
         _ => {
             let Ok(reference) = courier_xdr::from_bytes::<MailboxRef>(input.clone()) else { return };
@@ -175,4 +192,13 @@ fn bounded_names<'a>(names: impl IntoIterator<Item = &'a Name>) {
 
 fn bounded_body(body: &[u8]) {
     assert!(body.len() <= MAX_BODY as usize, "a body of {} bytes", body.len());
+}
+
+fn bounded_delivery(message: &Delivered) {
+    bounded_names([&message.source]);
+    bounded_body(&message.body);
+}
+
+fn bounded_batch(len: usize) {
+    assert!(len <= MAX_BATCH as usize, "a batch of {len}");
 }

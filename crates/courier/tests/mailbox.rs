@@ -157,6 +157,45 @@ async fn a_receiver_waiting_for_one_source_does_not_swallow_the_wake_up_of_anoth
     assert_eq!(choosy.await.unwrap(), Some(text("for b")));
 }
 
+#[tokio::test]
+async fn batches_are_received_and_acknowledged_together() {
+    let mailbox = Mailbox::new("batches", config());
+    assert!(mailbox.try_receive_batch(None, 8).is_empty());
+    assert!(mailbox.receive_batch(None, 8, Duration::from_millis(30)).await.is_empty(), "none came in time");
+    // A batch receiver waits for the first message and takes it as soon as it comes.
+    let waiting = tokio::spawn({
+        let mailbox = mailbox.clone();
+        async move { mailbox.receive_batch(None, 8, Duration::from_secs(5)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    mailbox.send("a", text("first")).await.unwrap();
+    let first = waiting.await.unwrap();
+    assert_eq!(first.len(), 1);
+    for i in 0..6 {
+        mailbox.send(if i % 2 == 0 { "a" } else { "b" }, text(&i.to_string())).await.unwrap();
+    }
+    let from_a = mailbox.receive_batch(Some("a"), 2, Duration::from_secs(1)).await;
+    let bodies: Vec<_> = from_a.iter().map(|d| d.message().body.clone()).collect();
+    assert_eq!(bodies, [text("0"), text("2")], "the oldest from a, at most two");
+    let rest = mailbox.try_receive_batch(None, 100);
+    let bodies: Vec<_> = rest.iter().map(|d| d.message().body.clone()).collect();
+    assert_eq!(bodies, [text("1"), text("3"), text("4"), text("5")]);
+    assert_eq!(mailbox.depth(), (0, 7));
+    // One late receipt among them: its message came back and is in flight again.
+    let late = first.into_iter().next().unwrap().receipt();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let again = mailbox.try_receive_batch(None, 100);
+    assert_eq!(again.len(), 7, "all seven came back after the visibility timeout");
+    let mut receipts: Vec<_> = again.iter().map(|d| d.receipt()).collect();
+    receipts.insert(0, late);
+    let settled = mailbox.ack_batch(&receipts).await.unwrap();
+    assert_eq!(settled, [false, true, true, true, true, true, true, true]);
+    assert_eq!(mailbox.depth(), (0, 0));
+    assert_eq!(mailbox.ack_batch(&receipts[1..]).await.unwrap(), [true; 7], "acknowledging again finds them gone");
+    assert_eq!(mailbox.stats().acknowledged, 7);
+    drop(again);
+}
+
 #[test]
 fn threads_send_and_receive_through_the_blocking_face() {
     let mailbox = courier::blocking::Mailbox::new("threads", config());
@@ -184,4 +223,11 @@ fn threads_send_and_receive_through_the_blocking_face() {
     let again = mailbox.receive(None);
     assert_eq!(again.message().deliveries, 2);
     again.ack();
+    // Batches too.
+    for i in 0..3 {
+        mailbox.send("producer", text(&i.to_string())).unwrap();
+    }
+    let batch = mailbox.receive_batch(None, 10, Duration::from_secs(1));
+    assert_eq!(batch.len(), 3);
+    assert!(batch.into_iter().all(|delivery| delivery.ack()));
 }

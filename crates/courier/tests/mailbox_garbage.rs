@@ -1,8 +1,8 @@
 //! A node's mailbox program against garbage: a node serving a post office gets thousands
-//! of calls (procedures 0 to 6) whose arguments are valid, truncated, mutated or random
+//! of calls (procedures 0 to 8) whose arguments are valid, truncated, mutated or random
 //! encodings, over one TCP connection and over UDP. Every call must be answered:
 //! GARBAGE_ARGS exactly when its arguments do not decode, otherwise a reply that decodes
-//! (NULL for procedure 0, PROC_UNAVAIL for 6). Afterwards well-behaved clients on both
+//! (NULL for procedure 0, PROC_UNAVAIL for 8). Afterwards well-behaved clients on both
 //! transports must still send and receive a message.
 
 use std::collections::HashMap;
@@ -12,14 +12,16 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use courier::mailbox::post_office::{PostOffice, PostOfficeConfig};
 use courier::mailbox::protocol::{
-    self, Body, MailboxInfo, MailboxRef, Name, ReceiveArgs, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs,
-    SettleReply, Status,
+    self, AckBatchArgs, AckBatchReply, Body, MailboxInfo, MailboxRef, Name, ReceiveArgs, ReceiveBatchArgs,
+    ReceiveBatchReply, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs, SettleReply, Status,
 };
 use courier::mailbox::remote::{MailboxClient, RemoteMailbox};
+use courier::mailbox::Receipt;
 use courier::mailbox::{QueueConfig, WhenFull};
 use courier::rpc::msg::{AcceptStat, CallHeader, Message, ReplyBody};
 use courier::rpc::{Client, ClientConfig, Listening, OpaqueAuth, Server};
 use courier::transport::Endpoint;
+use courier_xdr::BoundedVec;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -85,8 +87,11 @@ fn wait_ms(rng: &mut SmallRng) -> u32 {
     }
 }
 
-/// A valid encoding of the arguments of SEND (0), RECEIVE (1), ACK and RELEASE (2) or
-/// LIST (3, no arguments).
+/// The procedure past the last one.
+const UNAVAILABLE: u32 = 8;
+
+/// A valid encoding of the arguments of SEND (0), RECEIVE (1), ACK and RELEASE (2),
+/// LIST (3, no arguments), RECEIVE_BATCH (4) or ACK_BATCH (5).
 fn valid_args(rng: &mut SmallRng, kind: u32) -> Vec<u8> {
     let encoded = match kind {
         0 => {
@@ -106,29 +111,42 @@ fn valid_args(rng: &mut SmallRng, kind: u32) -> Vec<u8> {
             let source = rng.random_bool(0.5).then(|| name(rng));
             courier_xdr::to_bytes(&ReceiveArgs { mailbox: name(rng), source, wait_ms: wait_ms(rng) })
         }
-        2 => courier_xdr::to_bytes(&SettleArgs {
-            mailbox: name(rng),
-            id: rng.random_range(0..20),
-            delivery: rng.random_range(0..3),
-            incarnation: rng.random(),
-        }),
+        2 => {
+            let Receipt { id, delivery, incarnation } = receipt(rng);
+            courier_xdr::to_bytes(&SettleArgs { mailbox: name(rng), id, delivery, incarnation })
+        }
+        4 => {
+            let source = rng.random_bool(0.5).then(|| name(rng));
+            let max = [0, 1, 5, protocol::MAX_BATCH, u32::MAX][rng.random_range(0..5)];
+            courier_xdr::to_bytes(&ReceiveBatchArgs { mailbox: name(rng), source, wait_ms: wait_ms(rng), max })
+        }
+        5 => {
+            let receipts = (0..rng.random_range(0..8)).map(|_| receipt(rng)).collect();
+            courier_xdr::to_bytes(&AckBatchArgs { mailbox: name(rng), receipts: BoundedVec::new(receipts).unwrap() })
+        }
         _ => courier_xdr::to_bytes(&()),
     };
     encoded.unwrap().to_vec()
 }
 
-/// A call to procedure 0 to 6 with arguments made for it (mostly) or for another
+/// A receipt of one of the first messages (mostly not delivered, or not that time).
+fn receipt(rng: &mut SmallRng) -> Receipt {
+    Receipt { id: rng.random_range(0..20), delivery: rng.random_range(0..3), incarnation: rng.random() }
+}
+
+/// A call to procedure 0 to 8 with arguments made for it (mostly) or for another
 /// procedure, sent as they are, truncated, with bytes flipped, with a word replaced by a
 /// hostile length, with bytes appended, or replaced by random bytes.
 fn garbage(rng: &mut SmallRng) -> Garbage {
-    let proc = rng.random_range(0..=6u32);
+    let proc = rng.random_range(0..=UNAVAILABLE);
     let kind = match proc {
         1 | 2 => proc - 1,
         3 | 4 => 2,
         5 => 3,
-        _ => rng.random_range(0..4),
+        6 | 7 => proc - 2,
+        _ => rng.random_range(0..6),
     };
-    let kind = if rng.random_bool(0.8) { kind } else { rng.random_range(0..4) };
+    let kind = if rng.random_bool(0.8) { kind } else { rng.random_range(0..6) };
     let mut args = valid_args(rng, kind);
     match rng.random_range(0..6) {
         0 => {}
@@ -140,8 +158,9 @@ fn garbage(rng: &mut SmallRng) -> Garbage {
             }
         }
         3 if args.len() >= 4 => {
-            let word = [u32::MAX, 0x8000_0000, protocol::MAX_BODY + 1, protocol::MAX_NAME + 1, 2, rng.random()]
-                [rng.random_range(0..6)];
+            let hostile =
+                [u32::MAX, 0x8000_0000, protocol::MAX_BODY + 1, protocol::MAX_NAME + 1, protocol::MAX_BATCH + 1];
+            let word = [hostile[rng.random_range(0..hostile.len())], 2, rng.random()][rng.random_range(0..3)];
             let at = rng.random_range(0..args.len() / 4) * 4;
             args[at..at + 4].copy_from_slice(&word.to_be_bytes());
         }
@@ -178,6 +197,8 @@ fn args_decode(proc: u32, args: &Bytes) -> bool {
         protocol::RECEIVE => courier_xdr::from_bytes::<ReceiveArgs>(args).is_ok(),
         protocol::ACK | protocol::RELEASE => courier_xdr::from_bytes::<SettleArgs>(args).is_ok(),
         protocol::LIST => courier_xdr::from_bytes::<()>(args).is_ok(),
+        protocol::RECEIVE_BATCH => courier_xdr::from_bytes::<ReceiveBatchArgs>(args).is_ok(),
+        protocol::ACK_BATCH => courier_xdr::from_bytes::<AckBatchArgs>(args).is_ok(),
         _ => unreachable!("procedure {proc} has no arguments to check"),
     }
 }
@@ -199,12 +220,12 @@ fn check_reply(call: &Garbage, results: Bytes, stat: AcceptStat, tally: &mut Tal
             assert!(results.is_empty(), "NULL answered with {} bytes", results.len());
             tally.null += 1;
         }
-        (6, AcceptStat::ProcUnavail) => tally.unavailable += 1,
-        (1..=5, AcceptStat::GarbageArgs) => {
+        (UNAVAILABLE, AcceptStat::ProcUnavail) => tally.unavailable += 1,
+        (1..UNAVAILABLE, AcceptStat::GarbageArgs) => {
             assert!(!args_decode(call.proc, &call.args), "GARBAGE_ARGS for arguments that decode: {call:?}");
             tally.garbage_args += 1;
         }
-        (1..=5, AcceptStat::Success) => {
+        (1..UNAVAILABLE, AcceptStat::Success) => {
             assert!(args_decode(call.proc, &call.args), "answered arguments that do not decode: {call:?}");
             let decoded = match call.proc {
                 protocol::SEND => courier_xdr::from_bytes::<SendReply>(results).map(|reply| {
@@ -215,10 +236,19 @@ fn check_reply(call: &Garbage, results: Bytes, stat: AcceptStat, tally: &mut Tal
                 }),
                 protocol::RECEIVE => courier_xdr::from_bytes::<ReceiveReply>(results).map(drop),
                 protocol::ACK | protocol::RELEASE => courier_xdr::from_bytes::<SettleReply>(results).map(drop),
-                _ => courier_xdr::from_bytes::<Vec<MailboxInfo>>(results).map(|list| {
+                protocol::RECEIVE_BATCH => courier_xdr::from_bytes::<ReceiveBatchReply>(results).map(|reply| {
+                    let args: ReceiveBatchArgs = courier_xdr::from_bytes(call.args.clone()).unwrap();
+                    assert!(reply.messages.len() <= args.max.max(1) as usize, "{reply:?} to {args:?}");
+                }),
+                protocol::ACK_BATCH => courier_xdr::from_bytes::<AckBatchReply>(results).map(|reply| {
+                    let args: AckBatchArgs = courier_xdr::from_bytes(call.args.clone()).unwrap();
+                    assert_eq!(reply.settled.len(), args.receipts.len(), "one answer per receipt: {reply:?}");
+                }),
+                protocol::LIST => courier_xdr::from_bytes::<Vec<MailboxInfo>>(results).map(|list| {
                     assert!(list.len() <= MAX_MAILBOXES, "{} mailboxes listed", list.len());
                     assert!(list.iter().any(|info| info.name.as_str() == "survivor"), "the survivor is not listed");
                 }),
+                proc => unreachable!("procedure {proc}"),
             };
             decoded.unwrap_or_else(|e| panic!("the reply to {call:?} does not decode: {e}"));
             tally.answered += 1;

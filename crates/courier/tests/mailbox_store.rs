@@ -1,8 +1,9 @@
 //! The durable store of mailboxes, on every backend (fjall, and JetStream on a real
 //! nats-server): messages survive reopening the store, acknowledged ones are forgotten,
 //! the mailboxes holding messages are listed, group commit makes concurrent durable
-//! appends share transactions while answering each only once it is stored, and a
-//! durable mailbox finds its unacknowledged messages again after a restart.
+//! appends share transactions while answering each only once it is stored, a batch of
+//! acknowledgements forgets its messages in one, and a durable mailbox finds its
+//! unacknowledged messages again after a restart.
 //!
 //! Each test body takes a [`Backend`], which opens a store (again) in one place; the
 //! [`on_every_backend!`] macro makes one test per backend, named `<body>::<backend>`.
@@ -95,6 +96,7 @@ on_every_backend! {
     sync the_mailboxes_with_messages_are_listed_whatever_their_names;
     async concurrent_durable_appends_share_transactions;
     async a_durable_mailbox_keeps_unacknowledged_messages_across_a_restart;
+    async a_batch_acknowledgement_forgets_its_messages_in_one_commit;
 }
 
 fn messages_survive_reopening_and_acknowledged_ones_are_gone(backend: &dyn Backend) {
@@ -210,4 +212,23 @@ async fn a_durable_mailbox_keeps_unacknowledged_messages_across_a_restart(backen
     assert!(mailbox.send_durable("shop", Bytes::from("four")).await.unwrap() > three.message().id);
     two.ack();
     three.ack();
+}
+
+async fn a_batch_acknowledgement_forgets_its_messages_in_one_commit(backend: &dyn Backend) {
+    use courier::mailbox::{Mailbox, QueueConfig};
+    let store = Arc::new(Counting(backend.open(), AtomicUsize::new(0)));
+    let mailbox = Mailbox::durable("batch", QueueConfig::default(), store.clone()).unwrap();
+    for i in 0..20 {
+        mailbox.send_durable("shop", Bytes::from(i.to_string())).await.unwrap();
+    }
+    mailbox.send("shop", Bytes::from("not persisted")).await.unwrap();
+    let batch = mailbox.receive_batch(None, 100, std::time::Duration::from_secs(1)).await;
+    assert_eq!(batch.len(), 21);
+    let receipts: Vec<_> = batch.iter().map(|delivery| delivery.receipt()).collect();
+    drop(batch);
+    let before = store.1.load(Ordering::SeqCst);
+    assert_eq!(mailbox.ack_batch(&receipts).await.unwrap(), [true; 21]);
+    assert_eq!(store.1.load(Ordering::SeqCst), before + 1, "one commit for the twenty removals");
+    assert!(store.load("batch").unwrap().is_empty(), "answered once forgotten on disk");
+    assert_eq!(mailbox.depth(), (0, 0));
 }

@@ -27,20 +27,23 @@ fn config() -> PostOfficeConfig {
     PostOfficeConfig { queue, max_mailboxes: 16, max_wait: Duration::from_secs(10) }
 }
 
-/// A node serving a post office on a free loopback port.
+/// A node serving a post office on free loopback ports, TCP and UDP.
 struct Node {
     office: Arc<PostOffice>,
     addr: SocketAddr,
-    _listening: courier::rpc::Listening,
+    udp: SocketAddr,
+    _listening: (courier::rpc::Listening, courier::rpc::Listening),
 }
 
 impl Node {
     async fn start(config: PostOfficeConfig, store: Option<Arc<dyn Store>>) -> Node {
         let office = PostOffice::open(config, store).unwrap();
         let server = Server::builder().register(protocol::PROGRAM, protocol::VERSION, office.service()).build();
-        let listening = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let Endpoint::Tcp(addr) = listening.endpoint().clone() else { unreachable!("TCP") };
-        Node { office, addr, _listening: listening }
+        let tcp = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let udp = server.listen(&"udp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let Endpoint::Tcp(addr) = tcp.endpoint().clone() else { unreachable!("TCP") };
+        let Endpoint::Udp(udp_addr) = udp.endpoint().clone() else { unreachable!("UDP") };
+        Node { office, addr, udp: udp_addr, _listening: (tcp, udp) }
     }
 
     async fn mailbox(&self, name: &str) -> RemoteMailbox {
@@ -119,6 +122,85 @@ async fn every_mode_works_across_the_wire() {
         Err(RemoteError::NoStore(reason)) => assert!(reason.contains("--data"), "{reason}"),
         other => panic!("durable send to a node without a store: {other:?}"),
     }
+}
+
+fn bodies(batch: &[courier::mailbox::remote::RemoteDelivery]) -> Vec<Bytes> {
+    batch.iter().map(|delivery| delivery.message().body.clone()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_carry_many_messages_and_receipts_in_one_call() {
+    let mut config = config();
+    config.queue.capacity = 1000;
+    config.queue.visibility = Duration::from_secs(1);
+    let node = Node::start(config, None).await;
+    let q = node.mailbox("batches").await;
+    assert!(q.receive_batch(None, 10, Duration::ZERO).await.unwrap().is_empty());
+
+    // A batch receive waits for the first message, then answers with it.
+    let waiting = tokio::spawn({
+        let q = q.clone();
+        async move { q.receive_batch(None, 10, Duration::from_secs(5)).await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    q.send("a", text("first")).await.unwrap();
+    let first = waiting.await.unwrap();
+    assert_eq!(bodies(&first), [text("first")]);
+    // Not acknowledged within the visibility timeout: delivered again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = q.try_receive(None).await.unwrap().expect("delivered again");
+    assert_eq!((again.message().body.clone(), again.message().deliveries), (text("first"), 2));
+
+    // 300 messages: at most 256 in one batch, oldest first; the source filter holds.
+    let numbers = |range: std::ops::Range<usize>| range.map(|i| text(&i.to_string())).collect::<Vec<_>>();
+    for i in 0..300 {
+        q.send(if i < 290 { "a" } else { "b" }, text(&i.to_string())).await.unwrap();
+    }
+    let from_b = q.receive_batch(Some("b"), 1000, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(bodies(&from_b), numbers(290..300));
+    let big = q.receive_batch(None, 1000, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(bodies(&big), numbers(0..256));
+    let rest = q.receive_batch(None, 1000, Duration::ZERO).await.unwrap();
+    assert_eq!(bodies(&rest), numbers(256..290));
+    assert_eq!(node.office.mailbox("batches").unwrap().depth(), (0, 301));
+
+    // All acknowledged at once (two calls of at most 256 receipts), the first one late.
+    let mut receipts: Vec<_> = [first, from_b, big, rest].iter().flatten().map(|d| d.receipt()).collect();
+    receipts.push(again.receipt());
+    let settled = q.ack_batch(&receipts).await.unwrap();
+    assert_eq!(settled.len(), 302);
+    assert!(!settled[0], "the first delivery's receipt is stale");
+    assert!(settled[1..].iter().all(|&s| s), "every other delivery is settled");
+    assert_eq!(node.office.mailbox("batches").unwrap().depth(), (0, 0));
+    drop(again);
+
+    // Beyond its first message a batch carries at most MAX_BODY bytes of bodies.
+    let large = Bytes::from(vec![7u8; 400 << 10]);
+    for _ in 0..3 {
+        q.send("a", large.clone()).await.unwrap();
+    }
+    let two = q.receive_batch(None, 10, Duration::from_secs(1)).await.unwrap();
+    let one = q.receive_batch(None, 10, Duration::from_secs(1)).await.unwrap();
+    assert_eq!((two.len(), one.len()), (2, 1));
+    let receipts: Vec<_> = two.iter().chain(&one).map(|d| d.receipt()).collect();
+    assert_eq!(q.ack_batch(&receipts).await.unwrap(), [true; 3]);
+
+    // Over UDP a batch stays inside one datagram.
+    let client = Client::connect(&Endpoint::Udp(node.udp), ClientConfig::default()).await.unwrap();
+    let over_udp = MailboxClient::new(client).mailbox("batches").unwrap();
+    let kilobyte = Bytes::from(vec![1u8; 1000]);
+    for _ in 0..100 {
+        q.send("a", kilobyte.clone()).await.unwrap();
+    }
+    let mut received = 0;
+    while received < 100 {
+        let batch = over_udp.receive_batch(None, 256, Duration::from_secs(1)).await.unwrap();
+        assert!((2..=33).contains(&batch.len()), "{} messages of 1000 bytes", batch.len());
+        received += batch.len();
+        let receipts: Vec<_> = batch.iter().map(|d| d.receipt()).collect();
+        assert!(over_udp.ack_batch(&receipts).await.unwrap().iter().all(|&s| s));
+    }
+    assert_eq!(received, 100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

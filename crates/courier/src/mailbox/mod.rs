@@ -7,7 +7,9 @@
 //! is queued) or synchronous ([`Mailbox::send_sync`]: returns once a receiver has taken
 //! it). Receiving is non-blocking ([`Mailbox::try_receive`]), waiting
 //! ([`Mailbox::receive`], a future), with a timeout ([`Mailbox::receive_timeout`]) or
-//! event-driven ([`Mailbox::deliveries`], a `Stream`), optionally only from one source.
+//! event-driven ([`Mailbox::deliveries`], a `Stream`), optionally only from one source,
+//! one message at a time or in batches ([`Mailbox::receive_batch`],
+//! [`Mailbox::ack_batch`]).
 //! A received message is removed only when its [`Delivery`] is acknowledged; otherwise
 //! it is delivered again after the visibility timeout, and after the configured number
 //! of deliveries it goes to the dead-letter mailbox, if there is one. A full mailbox
@@ -104,8 +106,8 @@ struct State {
 /// What names one delivery, to acknowledge or release it by: the message, which
 /// delivery of it, and which opening of the mailbox delivered it (delivery numbers
 /// start again after a restart, so a receipt from before one never matches a delivery
-/// after it).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// after it). On the wire it is the mailbox program's `receipt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Receipt {
     /// The message's id.
     pub id: u64,
@@ -134,16 +136,11 @@ impl Delivery {
     /// [`Delivery::ack_durable`] waits for it). False if it was too late (its visibility
     /// timeout passed and it waits or was delivered again).
     pub fn ack(self) -> bool {
-        match self.mailbox.take_settled(self.receipt()) {
-            Acked::Removed(message) => {
-                if message.durable {
-                    self.mailbox.forget(vec![message.id]);
-                }
-                true
-            }
-            Acked::Gone => true,
-            Acked::Stale => false,
+        let (settled, persisted) = self.mailbox.take_settled(&[self.receipt()]);
+        if !persisted.is_empty() {
+            self.mailbox.forget(persisted);
         }
+        settled == [true]
     }
 
     /// Acknowledges the message and, if it is persisted, returns once its removal from
@@ -366,16 +363,18 @@ impl Mailbox {
     /// already: acknowledging twice is harmless); false when that delivery is over and
     /// the message waits for, or went to, another.
     pub async fn ack(&self, receipt: Receipt) -> std::io::Result<bool> {
-        match self.take_settled(receipt) {
-            Acked::Removed(message) => {
-                if let (true, Some(durable)) = (message.durable, &self.shared.store) {
-                    durable.remove(&self.shared.name, &[message.id]).await?;
-                }
-                Ok(true)
-            }
-            Acked::Gone => Ok(true),
-            Acked::Stale => Ok(false),
+        Ok(self.ack_batch(&[receipt]).await? == [true])
+    }
+
+    /// Acknowledges the deliveries of `receipts` at once, as [`Mailbox::ack`] does one
+    /// (the persisted ones leave the store in one commit): for each, whether its message
+    /// will not come again.
+    pub async fn ack_batch(&self, receipts: &[Receipt]) -> std::io::Result<Vec<bool>> {
+        let (settled, persisted) = self.take_settled(receipts);
+        if let (false, Some(durable)) = (persisted.is_empty(), &self.shared.store) {
+            durable.remove(&self.shared.name, &persisted).await?;
         }
+        Ok(settled)
     }
 
     /// Gives the delivery of `receipt` back unprocessed, first in line. False if that
@@ -396,15 +395,33 @@ impl Mailbox {
         }
     }
 
-    fn take_settled(&self, receipt: Receipt) -> Acked {
+    /// Acknowledges the deliveries of `receipts` in the queue: whether each message is
+    /// settled (removed now, or gone before), and the ids of the removed messages that
+    /// are persisted, to remove from the store.
+    fn take_settled(&self, receipts: &[Receipt]) -> (Vec<bool>, Vec<u64>) {
         let mut state = self.lock();
-        let acked = state.queue.ack(receipt.id, self.delivery_of(receipt));
-        if let Acked::Removed(_) = acked {
-            state.acknowledged += 1;
-            drop(state);
+        let mut persisted = Vec::new();
+        let before = state.acknowledged;
+        let settled = receipts
+            .iter()
+            .map(|&receipt| match state.queue.ack(receipt.id, self.delivery_of(receipt)) {
+                Acked::Removed(message) => {
+                    state.acknowledged += 1;
+                    if message.durable {
+                        persisted.push(message.id);
+                    }
+                    true
+                }
+                Acked::Gone => true,
+                Acked::Stale => false,
+            })
+            .collect();
+        let removed = state.acknowledged > before;
+        drop(state);
+        if removed {
             self.shared.room.notify_waiters();
         }
-        acked
+        (settled, persisted)
     }
 
     /// Removes persisted messages from the store, in the background: a removal lost in a
@@ -486,31 +503,71 @@ impl Mailbox {
 
     /// Non-blocking receive: the oldest message (from `source`, if given), if any.
     pub fn try_receive(&self, source: Option<&str>) -> Option<Delivery> {
+        self.take(source, 1, usize::MAX).pop()
+    }
+
+    /// Non-blocking receive of a batch: the oldest messages (from `source`, if given),
+    /// at most `max` of them; each is a delivery of its own, to acknowledge or release.
+    pub fn try_receive_batch(&self, source: Option<&str>, max: usize) -> Vec<Delivery> {
+        self.take(source, max, usize::MAX)
+    }
+
+    /// Delivers the oldest waiting messages (from `source`, if given): at most `max`,
+    /// and beyond the first only while their bodies and sources come to at most
+    /// `max_bytes`.
+    pub(crate) fn take(&self, source: Option<&str>, max: usize, max_bytes: usize) -> Vec<Delivery> {
         let mut state = self.lock();
         self.expire(&mut state);
         let now = Instant::now();
-        let message = state.queue.take(now, source)?;
-        state.received.record(now);
-        if let Some(taker) = state.takers.remove(&message.id) {
-            let _ = taker.send(());
+        let messages = state.queue.take_many(now, source, max, max_bytes);
+        for message in &messages {
+            state.received.record(now);
+            if let Some(taker) = state.takers.remove(&message.id) {
+                let _ = taker.send(());
+            }
         }
         drop(state);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        if let (false, Ok(runtime)) = (messages.is_empty(), tokio::runtime::Handle::try_current()) {
             self.shared.reaper.get_or_init(|| runtime.spawn(reap(Arc::downgrade(&self.shared))));
         }
-        Some(Delivery { message, mailbox: self.clone() })
+        messages.into_iter().map(|message| Delivery { message, mailbox: self.clone() }).collect()
     }
 
     /// Receives the next message (from `source`, if given), waiting for one.
     pub async fn receive(&self, source: Option<&str>) -> Delivery {
+        self.wait_for(source, || self.try_receive(source)).await
+    }
+
+    /// Receives a batch: waits at most `timeout` for a message (from `source`, if
+    /// given), then takes it and those waiting behind it, at most `max` in all (see
+    /// [`Mailbox::try_receive_batch`]). Empty if none came in time.
+    pub async fn receive_batch(&self, source: Option<&str>, max: usize, timeout: Duration) -> Vec<Delivery> {
+        self.receive_batch_within(source, max, usize::MAX, timeout).await
+    }
+
+    /// [`Mailbox::receive_batch`], the bodies and sources beyond the first coming to at
+    /// most `max_bytes`.
+    pub(crate) async fn receive_batch_within(
+        &self,
+        source: Option<&str>,
+        max: usize,
+        max_bytes: usize,
+        timeout: Duration,
+    ) -> Vec<Delivery> {
+        let batch = self.wait_for(source, || Some(self.take(source, max, max_bytes)).filter(|b| !b.is_empty()));
+        tokio::time::timeout(timeout, batch).await.unwrap_or_default()
+    }
+
+    /// Waits, as a receiver (from `source`, if given), until `take` takes something.
+    async fn wait_for<T>(&self, source: Option<&str>, mut take: impl FnMut() -> Option<T>) -> T {
         let _waiting = Receiving::new(&self.shared.receivers);
         let _choosy = source.map(|_| Receiving::new(&self.shared.choosy));
         loop {
             let arrived = self.shared.arrived.notified();
             tokio::pin!(arrived);
             arrived.as_mut().enable();
-            if let Some(delivery) = self.try_receive(source) {
-                return delivery;
+            if let Some(taken) = take() {
+                return taken;
             }
             // Also wake when an unacknowledged message comes back.
             let deadline = self.lock().queue.next_deadline();

@@ -13,14 +13,22 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use courier_xdr::BoundedVec;
+
 use super::protocol::{
-    Delivered, MailboxInfo, Name, ReceiveArgs, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs, SettleReply,
-    Status, ACK, LIST, RECEIVE, RELEASE, SEND,
+    AckBatchArgs, AckBatchReply, Body, Delivered, MailboxInfo, Name, ReceiveArgs, ReceiveBatchArgs, ReceiveBatchReply,
+    ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs, SettleReply, Status, ACK, ACK_BATCH, LIST, MAX_BATCH,
+    MAX_BODY, RECEIVE, RECEIVE_BATCH, RELEASE, SEND,
 };
 use super::store::{GroupCommit, Store};
-use super::{Mailbox, QueueConfig, Receipt, SendError};
+use super::{Delivery, Mailbox, QueueConfig, Receipt, SendError};
 use crate::rpc::{encode_results, Call, Procedures};
 use crate::sync::lock;
+use crate::transport::Peer;
+
+/// Over UDP, the most bytes of bodies and sources in a batch beyond its first message:
+/// with [`MAX_BATCH`] messages' fixed fields the reply stays inside one datagram.
+const DATAGRAM_BATCH_BYTES: usize = 32 << 10;
 
 /// How a post office's mailboxes behave.
 #[derive(Debug, Clone)]
@@ -162,24 +170,29 @@ impl PostOffice {
     }
 
     async fn receive(&self, call: &Call, args: ReceiveArgs) -> ReceiveReply {
+        let batch = ReceiveBatchArgs { mailbox: args.mailbox, source: args.source, wait_ms: args.wait_ms, max: 1 };
+        let ReceiveBatchReply { status, messages } = self.receive_batch(call, batch).await;
+        ReceiveReply { status, message: messages.into_vec().pop() }
+    }
+
+    async fn receive_batch(&self, call: &Call, args: ReceiveBatchArgs) -> ReceiveBatchReply {
         let mailbox = match self.mailbox(&args.mailbox) {
             Ok(mailbox) => mailbox,
-            Err(_) => return ReceiveReply { status: Status::TooMany, message: None },
+            Err(_) => return ReceiveBatchReply { status: Status::TooMany, messages: BoundedVec::default() },
         };
         let source = args.source.as_deref();
-        let wait = self.wait_for(call, Duration::from_millis(args.wait_ms.into()));
-        let delivery = match wait.is_zero() {
-            true => mailbox.try_receive(source),
-            false => mailbox.receive_timeout(source, wait).await,
+        let max = args.max.clamp(1, MAX_BATCH) as usize;
+        let bytes = match call.peer {
+            Peer::Udp(_) => DATAGRAM_BATCH_BYTES,
+            _ => MAX_BODY as usize,
         };
-        let message = delivery.and_then(|delivery| {
-            let (m, receipt) = delivery.into_parts();
-            // Names and bodies came in through the same bounds.
-            let (source, body) = (Name::new(m.source).ok()?, super::protocol::Body::new(m.body).ok()?);
-            let (id, delivery, incarnation) = (receipt.id, receipt.delivery, receipt.incarnation);
-            Some(Delivered { id, delivery, incarnation, durable: m.durable, source, body })
-        });
-        ReceiveReply { status: Status::Ok, message }
+        let wait = self.wait_for(call, Duration::from_millis(args.wait_ms.into()));
+        let batch = match wait.is_zero() {
+            true => mailbox.take(source, max, bytes),
+            false => mailbox.receive_batch_within(source, max, bytes, wait).await,
+        };
+        let messages = batch.into_iter().filter_map(delivered).collect();
+        ReceiveBatchReply { status: Status::Ok, messages: BoundedVec::new(messages).unwrap_or_default() }
     }
 
     async fn settle(&self, args: SettleArgs, ack: bool) -> SettleReply {
@@ -197,6 +210,22 @@ impl PostOffice {
         }
     }
 
+    async fn ack_batch(&self, args: AckBatchArgs) -> AckBatchReply {
+        let reply = |status, settled, reason: String| AckBatchReply { status, settled, reason };
+        let Some(mailbox) = lock(&self.mailboxes).get(args.mailbox.as_str()).cloned() else {
+            let none = BoundedVec::new(vec![false; args.receipts.len()]).unwrap_or_default();
+            return reply(Status::Ok, none, format!("no mailbox `{}`", args.mailbox.as_str()));
+        };
+        match mailbox.ack_batch(&args.receipts).await {
+            Ok(settled) => reply(Status::Ok, BoundedVec::new(settled).unwrap_or_default(), String::new()),
+            Err(e) => reply(
+                Status::StoreFailed,
+                BoundedVec::default(),
+                format!("acknowledged, but not forgotten on disk: {e}"),
+            ),
+        }
+    }
+
     fn list(&self) -> Vec<MailboxInfo> {
         self.mailboxes()
             .iter()
@@ -209,6 +238,7 @@ impl PostOffice {
     pub fn service(self: &Arc<Self>) -> Procedures {
         let (send, receive, ack, release, list) =
             (self.clone(), self.clone(), self.clone(), self.clone(), self.clone());
+        let (receive_batch, ack_batch) = (self.clone(), self.clone());
         Procedures::new()
             .raw(SEND, move |call: Call| {
                 let office = send.clone();
@@ -236,5 +266,25 @@ impl PostOffice {
                 let all = list.list();
                 async move { all }
             })
+            .raw(RECEIVE_BATCH, move |call: Call| {
+                let office = receive_batch.clone();
+                async move {
+                    let args = call.args::<ReceiveBatchArgs>()?;
+                    encode_results(&office.receive_batch(&call, args).await)
+                }
+            })
+            .typed(ACK_BATCH, move |args: AckBatchArgs| {
+                let office = ack_batch.clone();
+                async move { office.ack_batch(args).await }
+            })
     }
+}
+
+/// A delivery as RECEIVE's and RECEIVE_BATCH's replies carry it.
+fn delivered(delivery: Delivery) -> Option<Delivered> {
+    let (m, receipt) = delivery.into_parts();
+    // Names and bodies came in through the same bounds.
+    let (source, body) = (Name::new(m.source).ok()?, Body::new(m.body).ok()?);
+    let Receipt { id, delivery, incarnation } = receipt;
+    Some(Delivered { id, delivery, incarnation, durable: m.durable, source, body })
 }

@@ -46,6 +46,20 @@
 //!     unsigned hyper incarnation;
 //! };
 //! struct settle_reply { mailbox_status status; bool settled; string reason<>; };
+//! struct receive_batch_args {
+//!     mailbox_name mailbox;
+//!     source_name *source;      /* only messages from this sender */
+//!     unsigned int wait_ms;     /* for the first message; 0: do not wait */
+//!     unsigned int max;         /* at most this many messages (and at most 256) */
+//! };
+//! struct receive_batch_reply { mailbox_status status; delivered messages<256>; };
+//! struct receipt { unsigned hyper id; unsigned int delivery; unsigned hyper incarnation; };
+//! struct ack_batch_args { mailbox_name mailbox; receipt receipts<256>; };
+//! struct ack_batch_reply {
+//!     mailbox_status status;
+//!     bool settled<256>;        /* one per receipt, in order; empty when status is not OK */
+//!     string reason<>;
+//! };
 //! struct mailbox_info {
 //!     mailbox_name name;
 //!     unsigned hyper waiting;
@@ -66,6 +80,8 @@
 //!         settle_reply ACK(settle_args) = 3;     /* durable: answered once forgotten on disk */
 //!         settle_reply RELEASE(settle_args) = 4;
 //!         mailbox_infos LIST(void) = 5;          /* sorted by name */
+//!         receive_batch_reply RECEIVE_BATCH(receive_batch_args) = 6;
+//!         ack_batch_reply ACK_BATCH(ack_batch_args) = 7;
 //!     } = 1;
 //! } = 0x20435204;
 //! ```
@@ -80,15 +96,23 @@
 //! acknowledgement of a message that is gone already is `settled` true: the message
 //! will not come again, so an ACK may be resent safely (after a lost reply, or to a
 //! restarted node).
+//!
+//! A receiver that keeps up with a busy mailbox takes its messages in batches:
+//! RECEIVE_BATCH waits like RECEIVE for the first message, then answers with it and
+//! those waiting behind it — at most `max`, at most [`MAX_BATCH`], and beyond the first
+//! at most [`MAX_BODY`] bytes of bodies and source names in all (32 KiB over UDP), so
+//! that a reply stays well inside a record (a datagram) — each a delivery of its own; ACK_BATCH acknowledges many deliveries in one
+//! call (and, for persisted messages, in one commit). One call then carries what took
+//! one per message.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-use courier_xdr::{BoundedString, Opaque};
+use courier_xdr::{BoundedString, BoundedVec, Opaque};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::MailboxStats;
+use super::{MailboxStats, Receipt};
 use crate::binder::uaddr;
 use crate::object::reference::MAX_UADDR;
 
@@ -106,11 +130,19 @@ pub const ACK: u32 = 3;
 pub const RELEASE: u32 = 4;
 /// LIST(): every mailbox of the node, with its depth, consumers and rates.
 pub const LIST: u32 = 5;
+/// RECEIVE_BATCH(receive_batch_args): takes the next messages, waiting up to `wait_ms`
+/// for the first.
+pub const RECEIVE_BATCH: u32 = 6;
+/// ACK_BATCH(ack_batch_args): removes many delivered messages.
+pub const ACK_BATCH: u32 = 7;
 
 /// The longest mailbox or source name.
 pub const MAX_NAME: u32 = 255;
 /// The largest message body.
 pub const MAX_BODY: u32 = 1 << 20;
+
+/// The most messages in a batch, and the most receipts acknowledged in one call.
+pub const MAX_BATCH: u32 = 256;
 
 /// A mailbox or source name.
 pub type Name = BoundedString<MAX_NAME>;
@@ -232,6 +264,49 @@ pub struct SettleReply {
     pub status: Status,
     /// False when that delivery was no longer in flight.
     pub settled: bool,
+    /// Why it failed, in words.
+    pub reason: String,
+}
+
+/// RECEIVE_BATCH's arguments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReceiveBatchArgs {
+    /// The mailbox (made on first use).
+    pub mailbox: Name,
+    /// Only messages from this sender.
+    pub source: Option<Name>,
+    /// How long to wait for the first message, in milliseconds (bounded as RECEIVE's).
+    pub wait_ms: u32,
+    /// The most messages wanted (the node gives at most [`MAX_BATCH`]).
+    pub max: u32,
+}
+
+/// RECEIVE_BATCH's reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReceiveBatchReply {
+    /// What happened.
+    pub status: Status,
+    /// The messages, oldest first; none if none came in time.
+    pub messages: BoundedVec<Delivered, MAX_BATCH>,
+}
+
+/// ACK_BATCH's arguments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AckBatchArgs {
+    /// The mailbox.
+    pub mailbox: Name,
+    /// The deliveries to acknowledge.
+    pub receipts: BoundedVec<Receipt, MAX_BATCH>,
+}
+
+/// ACK_BATCH's reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AckBatchReply {
+    /// What happened (`StoreFailed` when the durable removals failed).
+    pub status: Status,
+    /// For each receipt, in order, false when that delivery was no longer in flight
+    /// (empty unless `status` is `Ok`).
+    pub settled: BoundedVec<bool, MAX_BATCH>,
     /// Why it failed, in words.
     pub reason: String,
 }

@@ -153,6 +153,34 @@ impl Queue {
     /// in flight until `now` + the visibility timeout.
     pub fn take(&mut self, now: Instant, source: Option<&str>) -> Option<Message> {
         let at = self.waiting.iter().position(|m| source.is_none_or(|s| m.source == s))?;
+        self.deliver(at, now)
+    }
+
+    /// Delivers the oldest waiting messages (from `source`, if given) at `now`, as
+    /// [`Queue::take`] does one: at most `max` of them, and beyond the first only while
+    /// their bodies and source names come to at most `max_bytes` in all.
+    pub fn take_many(&mut self, now: Instant, source: Option<&str>, max: usize, max_bytes: usize) -> Vec<Message> {
+        let mut taken = Vec::new();
+        let (mut bytes, mut from) = (0usize, 0);
+        while taken.len() < max {
+            let Some(offset) = self.waiting.range(from..).position(|m| source.is_none_or(|s| m.source == s)) else {
+                break;
+            };
+            let at = from + offset;
+            let next = &self.waiting[at];
+            bytes = bytes.saturating_add(next.body.len() + next.source.len());
+            if !taken.is_empty() && bytes > max_bytes {
+                break;
+            }
+            taken.extend(self.deliver(at, now));
+            from = at;
+        }
+        taken
+    }
+
+    /// Delivers the waiting message at `at`: in flight until `now` + the visibility
+    /// timeout.
+    fn deliver(&mut self, at: usize, now: Instant) -> Option<Message> {
         let mut message = self.waiting.remove(at)?;
         message.deliveries += 1;
         self.in_flight.insert(message.id, (message.clone(), now + self.config.visibility));
@@ -240,6 +268,26 @@ mod tests {
         assert_eq!(q.take(now, Some("a")).unwrap().body, body("3"));
         assert_eq!(q.take(now, None), None);
         assert_eq!(q.in_flight(), 3);
+    }
+
+    #[test]
+    fn a_batch_takes_the_oldest_messages_up_to_a_count_and_a_size() {
+        let now = Instant::now();
+        let mut q = queue(10, None);
+        for (source, text) in [("a", "11"), ("b", "22"), ("a", "33"), ("a", "44"), ("b", "55"), ("a", "66")] {
+            q.offer(source, body(text)).unwrap();
+        }
+        let bodies = |batch: Vec<Message>| batch.into_iter().map(|m| m.body).collect::<Vec<_>>();
+        assert_eq!(bodies(q.take_many(now, Some("a"), 2, usize::MAX)), [body("11"), body("33")]);
+        assert_eq!(bodies(q.take_many(now, None, 10, 6)), [body("22"), body("44")], "6 bytes: two bodies and sources");
+        assert_eq!(bodies(q.take_many(now, None, 10, 1)), [body("55")], "the first is taken whatever its size");
+        assert_eq!(q.in_flight(), 5);
+        let last = q.take_many(now, None, 10, usize::MAX);
+        assert_eq!((last.len(), last[0].deliveries), (1, 1));
+        assert!(q.take_many(now, None, 10, usize::MAX).is_empty());
+        assert!(q.release(last[0].id, 1));
+        assert_eq!(q.take_many(now, Some("b"), 10, usize::MAX), [], "the source filter holds");
+        assert_eq!(q.take_many(now, Some("a"), 10, usize::MAX)[0].deliveries, 2);
     }
 
     #[test]

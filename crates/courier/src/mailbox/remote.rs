@@ -2,7 +2,9 @@
 //! in-process [`Mailbox`](super::Mailbox) — asynchronous, synchronous and durable send;
 //! non-blocking, waiting, timed and event-driven receive with an optional source filter;
 //! acknowledgement by receipt — each one call of the mailbox program
-//! ([`protocol`](super::protocol)) to the node.
+//! ([`protocol`](super::protocol)) to the node; and batches
+//! ([`RemoteMailbox::receive_batch`], [`RemoteMailbox::ack_batch`]) that carry many
+//! messages or receipts in one call.
 //!
 //! A waiting receive is a long poll: the node holds the call until a message comes or
 //! the wait ends. A message received but never acknowledged (its receiver crashed, its
@@ -14,9 +16,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::Stream;
 
+use courier_xdr::BoundedVec;
+
 use super::protocol::{
-    Body, MailboxInfo, MailboxRef, Name, ReceiveArgs, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs,
-    SettleReply, Status, ACK, LIST, MAX_BODY, PROGRAM, RECEIVE, RELEASE, SEND, VERSION,
+    AckBatchArgs, AckBatchReply, Body, Delivered, MailboxInfo, MailboxRef, Name, ReceiveArgs, ReceiveBatchArgs,
+    ReceiveBatchReply, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs, SettleReply, Status, ACK, ACK_BATCH,
+    LIST, MAX_BATCH, MAX_BODY, PROGRAM, RECEIVE, RECEIVE_BATCH, RELEASE, SEND, VERSION,
 };
 use super::{Message, Receipt};
 use crate::rpc::{CallError, CallOptions, Client, ClientConfig, ProcId};
@@ -136,10 +141,16 @@ impl RemoteDelivery {
         self.receipt
     }
 
+    /// The message and its receipt, letting the handle go: acknowledge it later by the
+    /// receipt, with [`RemoteMailbox::ack_batch`] (with others) or [`RemoteMailbox::ack`].
+    pub fn into_parts(self) -> (Message, Receipt) {
+        (self.message, self.receipt)
+    }
+
     /// Acknowledges it: removed for good (for a persisted message, once that is on the
     /// node's disk). False if it was too late: its visibility timeout passed.
     pub async fn ack(self) -> Result<bool, RemoteError> {
-        self.mailbox.settle(ACK, self.receipt).await
+        self.mailbox.ack(self.receipt).await
     }
 
     /// Gives it back unprocessed, for another delivery at once.
@@ -213,7 +224,7 @@ impl RemoteMailbox {
 
     /// Non-blocking receive: the oldest message (from `source`, if given), if any.
     pub async fn try_receive(&self, source: Option<&str>) -> Result<Option<RemoteDelivery>, RemoteError> {
-        self.receive_within(source, Duration::ZERO).await
+        Ok(self.receive_within(source, 1, Duration::ZERO).await?.pop())
     }
 
     /// Receives the next message (from `source`, if given), waiting at most `timeout`;
@@ -223,21 +234,58 @@ impl RemoteMailbox {
         source: Option<&str>,
         timeout: Duration,
     ) -> Result<Option<RemoteDelivery>, RemoteError> {
+        Ok(self.receive_batch(source, 1, timeout).await?.pop())
+    }
+
+    /// Receives a batch in one call (RECEIVE_BATCH): waits at most `timeout` for a
+    /// message (from `source`, if given), then takes it and those waiting behind it, at
+    /// most `max` (and at most [`MAX_BATCH`], and beyond the first at most
+    /// [`MAX_BODY`] bytes of bodies and sources). Empty if none came in time. Acknowledge them
+    /// together with [`RemoteMailbox::ack_batch`].
+    pub async fn receive_batch(
+        &self,
+        source: Option<&str>,
+        max: u32,
+        timeout: Duration,
+    ) -> Result<Vec<RemoteDelivery>, RemoteError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            match self.receive_within(source, left.min(POLL)).await? {
-                Some(delivery) => return Ok(Some(delivery)),
-                None if left <= POLL => return Ok(None),
-                None => {}
+            let batch = self.receive_within(source, max, left.min(POLL)).await?;
+            if !batch.is_empty() || left <= POLL {
+                return Ok(batch);
             }
         }
+    }
+
+    /// Acknowledges one delivery by its receipt (see [`RemoteDelivery::ack`]).
+    pub async fn ack(&self, receipt: Receipt) -> Result<bool, RemoteError> {
+        self.settle(ACK, receipt).await
+    }
+
+    /// Acknowledges many deliveries (ACK_BATCH, one call per [`MAX_BATCH`] receipts; on
+    /// the node, persisted messages are forgotten in one commit): for each receipt, in
+    /// order, false if it was too late.
+    pub async fn ack_batch(&self, receipts: &[Receipt]) -> Result<Vec<bool>, RemoteError> {
+        let mut settled = Vec::with_capacity(receipts.len());
+        for chunk in receipts.chunks(MAX_BATCH as usize) {
+            let receipts = BoundedVec::new(chunk.to_vec()).expect("chunks of at most MAX_BATCH");
+            let args = AckBatchArgs { mailbox: self.name.clone(), receipts };
+            // Settling deliveries twice settles nothing more: safe to resend.
+            let reply: AckBatchReply = self.office.call(ACK_BATCH, &args, CallOptions::idempotent(true)).await?;
+            match reply.status {
+                Status::StoreFailed => return Err(RemoteError::Store(reply.reason)),
+                _ if reply.settled.len() != chunk.len() => return Err(RemoteError::Store(reply.reason)),
+                _ => settled.extend(reply.settled.iter()),
+            }
+        }
+        Ok(settled)
     }
 
     /// Receives the next message (from `source`, if given), waiting for one.
     pub async fn receive(&self, source: Option<&str>) -> Result<RemoteDelivery, RemoteError> {
         loop {
-            if let Some(delivery) = self.receive_within(source, POLL).await? {
+            if let Some(delivery) = self.receive_within(source, 1, POLL).await?.pop() {
                 return Ok(delivery);
             }
         }
@@ -255,20 +303,33 @@ impl RemoteMailbox {
         })
     }
 
-    /// One RECEIVE call that waits at most `wait` at the node.
+    /// One call that waits at most `wait` at the node: RECEIVE for one message,
+    /// RECEIVE_BATCH for more.
     async fn receive_within(
         &self,
         source: Option<&str>,
+        max: u32,
         wait: Duration,
-    ) -> Result<Option<RemoteDelivery>, RemoteError> {
-        let args =
-            ReceiveArgs { mailbox: self.name.clone(), source: source.map(name).transpose()?, wait_ms: millis(wait) };
+    ) -> Result<Vec<RemoteDelivery>, RemoteError> {
+        let (mailbox, source, wait_ms) = (self.name.clone(), source.map(name).transpose()?, millis(wait));
         let options = CallOptions { timeout: Some(wait + SLACK), ..CallOptions::default() };
-        let reply: ReceiveReply = self.office.call(RECEIVE, &args, options).await?;
-        if reply.status == Status::TooMany {
+        let (status, messages) = if max == 1 {
+            let args = ReceiveArgs { mailbox, source, wait_ms };
+            let reply: ReceiveReply = self.office.call(RECEIVE, &args, options).await?;
+            (reply.status, reply.message.into_iter().collect())
+        } else {
+            let args = ReceiveBatchArgs { mailbox, source, wait_ms, max };
+            let reply: ReceiveBatchReply = self.office.call(RECEIVE_BATCH, &args, options).await?;
+            (reply.status, reply.messages.into_vec())
+        };
+        if status == Status::TooMany {
             return Err(RemoteError::TooMany);
         }
-        Ok(reply.message.map(|m| RemoteDelivery {
+        Ok(messages.into_iter().map(|m| self.delivery(m)).collect())
+    }
+
+    fn delivery(&self, m: Delivered) -> RemoteDelivery {
+        RemoteDelivery {
             receipt: Receipt { id: m.id, delivery: m.delivery, incarnation: m.incarnation },
             message: Message {
                 id: m.id,
@@ -278,7 +339,7 @@ impl RemoteMailbox {
                 durable: m.durable,
             },
             mailbox: self.clone(),
-        }))
+        }
     }
 
     async fn settle(&self, proc: u32, receipt: Receipt) -> Result<bool, RemoteError> {
