@@ -3,7 +3,8 @@
 //! durable), NATS JetStream (file storage, publish with acknowledgement), NATS core
 //! request-reply, and the disk's own floor (a 4 KiB append + fdatasync loop) — with 1, 16
 //! and 256 concurrent senders. Each run has senders sending for the given time while
-//! receivers take and acknowledge what comes; it reports messages sent (acknowledged by
+//! receivers take and acknowledge what comes (courier's in batches of up to `--batch`,
+//! JetStream's through its pull consumer, which fetches in batches too); it reports messages sent (acknowledged by
 //! the server) and received per second, and the senders' latency percentiles.
 
 use std::io::Write;
@@ -27,9 +28,13 @@ pub struct Args {
     /// Concurrent senders (comma-separated list).
     #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
     senders: Vec<usize>,
-    /// Concurrent receivers, each taking and acknowledging one message at a time.
+    /// Concurrent receivers.
     #[arg(long, default_value_t = 16)]
     receivers: usize,
+    /// The most messages a courier receiver takes in one call (RECEIVE_BATCH), then
+    /// acknowledges in one call (ACK_BATCH); 1: one message per RECEIVE and ACK.
+    #[arg(long, default_value_t = 64)]
+    batch: u32,
     /// Message body size in bytes.
     #[arg(long, default_value_t = 128)]
     size: usize,
@@ -122,9 +127,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let name = format!("bench-{system}-{senders}").replace(' ', "-");
             let sending = senders_offices.iter().map(|office| office.mailbox(&name)).collect::<Result<Vec<_>, _>>()?;
             let mailboxes = (sending, receivers_office.mailbox(&name)?);
-            let row =
-                tokio::spawn(courier_run(system, mailboxes, durable, (senders, args.receivers), body.clone(), length))
-                    .await??;
+            let parties = (senders, args.receivers);
+            let run = courier_run(system, mailboxes, (durable, args.batch.max(1)), parties, body.clone(), length);
+            let row = tokio::spawn(run).await??;
             print(&row);
             rows.push(row);
         }
@@ -184,7 +189,7 @@ impl Row {
 }
 
 /// Runs `senders` loops of `send` for `length` while `receivers` loops of `receive` take
-/// what comes; `receive` returns whether it got a message. Returns the run's row.
+/// what comes; `receive` returns how many messages it got. Returns the run's row.
 async fn drive<S, SF, R, RF>(
     system: &'static str,
     (senders, receivers): (usize, usize),
@@ -196,7 +201,7 @@ where
     S: Fn(usize) -> SF + Clone + Send + 'static,
     SF: std::future::Future<Output = anyhow::Result<()>> + Send,
     R: Fn() -> RF + Clone + Send + 'static,
-    RF: std::future::Future<Output = anyhow::Result<bool>> + Send,
+    RF: std::future::Future<Output = anyhow::Result<usize>> + Send,
 {
     let (stop, received) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
     let receivers: Vec<_> = (0..receivers)
@@ -204,9 +209,7 @@ where
             let (receive, stop, received) = (receive.clone(), stop.clone(), received.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
-                    if receive().await? {
-                        received.fetch_add(1, Ordering::Relaxed);
-                    }
+                    received.fetch_add(receive().await?, Ordering::Relaxed);
                 }
                 anyhow::Ok(())
             })
@@ -244,7 +247,7 @@ where
 async fn courier_run(
     system: &'static str,
     (senders, mailbox): (Vec<RemoteMailbox>, RemoteMailbox),
-    durable: bool,
+    (durable, batch): (bool, u32),
     parties: (usize, usize),
     body: Bytes,
     length: Duration,
@@ -262,10 +265,16 @@ async fn courier_run(
     let receive = move || {
         let mailbox = mailbox.clone();
         async move {
-            match mailbox.receive_timeout(None, Duration::from_millis(200)).await? {
-                Some(delivery) => Ok(delivery.ack().await?),
-                None => Ok(false),
+            let wait = Duration::from_millis(200);
+            if batch == 1 {
+                return match mailbox.receive_timeout(None, wait).await? {
+                    Some(delivery) => Ok(usize::from(delivery.ack().await?)),
+                    None => Ok(0),
+                };
             }
+            let receipts: Vec<_> =
+                mailbox.receive_batch(None, batch, wait).await?.iter().map(|delivery| delivery.receipt()).collect();
+            Ok(mailbox.ack_batch(&receipts).await?.into_iter().filter(|&settled| settled).count())
         }
     };
     drive(system, parties, length, send, receive).await
@@ -320,10 +329,10 @@ async fn jetstream_run(
             match next.await {
                 Ok(Some(Ok(message))) => {
                     message.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
-                    Ok(true)
+                    Ok(1)
                 }
                 Ok(Some(Err(e))) => Err(anyhow::anyhow!("consume: {e}")),
-                Ok(None) | Err(_) => Ok(false),
+                Ok(None) | Err(_) => Ok(0),
             }
         }
     };
@@ -354,7 +363,7 @@ async fn nats_core_run(nats: async_nats::Client, senders: usize, body: Bytes, le
         }
     };
     // The responder is the receiver (every answered request was received): no receivers.
-    let receive = || async { Ok(false) };
+    let receive = || async { Ok(0) };
     let row = drive("nats core req-rep", (senders, 0), length, send, receive).await;
     responder.abort();
     row.map(|row| Row { received_per_second: row.sent_per_second, ..row })

@@ -86,28 +86,38 @@ pub struct RecvArgs {
     source: Option<String>,
 }
 
+/// With `--follow`, the most messages taken (and then acknowledged) in one call.
+const FOLLOW_BATCH: u32 = 64;
+/// Without `--timeout`, how long one receive waits before it asks again.
+const FOREVER: Duration = Duration::from_secs(3600);
+
 pub async fn recv(args: RecvArgs) -> anyhow::Result<ExitCode> {
     let mailbox = args.target.open().await?;
     let timeout = args.timeout.map(Duration::try_from_secs_f64).transpose().context("--timeout: not a duration")?;
     let source = args.source.as_deref();
+    // Following a busy mailbox, messages come by the batch: one call takes those waiting.
+    let batch = if args.follow { FOLLOW_BATCH } else { 1 };
     let mut out = std::io::stdout().lock();
     loop {
-        let delivery = match timeout {
-            Some(timeout) => match mailbox.receive_timeout(source, timeout).await? {
-                Some(delivery) => delivery,
-                None => {
+        let deliveries = mailbox.receive_batch(source, batch, timeout.unwrap_or(FOREVER)).await?;
+        if deliveries.is_empty() {
+            match timeout {
+                Some(timeout) => {
                     eprintln!("courier recv: no message in `{}` within {timeout:?}", mailbox.name());
                     return Ok(ExitCode::FAILURE);
                 }
-            },
-            None => mailbox.receive(source).await?,
-        };
-        out.write_all(&delivery.message().body)?;
-        out.write_all(b"\n")?;
+                None => continue,
+            }
+        }
+        for delivery in &deliveries {
+            out.write_all(&delivery.message().body)?;
+            out.write_all(b"\n")?;
+        }
         out.flush()?;
-        // Printed: now it may go. If this acknowledgement is lost, the message comes
-        // again after the mailbox's visibility timeout (at-least-once).
-        delivery.ack().await?;
+        // Printed: now they may go. If this acknowledgement is lost, they come again
+        // after the mailbox's visibility timeout (at-least-once).
+        let receipts: Vec<_> = deliveries.iter().map(|delivery| delivery.receipt()).collect();
+        mailbox.ack_batch(&receipts).await?;
         if !args.follow {
             return Ok(ExitCode::SUCCESS);
         }

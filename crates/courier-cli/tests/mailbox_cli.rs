@@ -147,6 +147,7 @@ fn send_recv_and_mailboxes_from_the_command_line() {
     assert!(list.starts_with("MAILBOX"), "{list}");
     assert_eq!(row("backlog")[1..5], ["3", "0", "0", "yes"], "{list}");
     assert_eq!(row("idle")[3], "1", "one receiver waits on `idle`: {list}");
+    assert_eq!(row("greetings")[1..3], ["0", "0"], "what recv printed it acknowledged: {list}");
     let rate: f64 = row("backlog")[5].parse().unwrap();
     assert!(rate > 0.0, "sent/s over the last seconds: {list}");
     assert!(courier(&node, &["send", "idle", "wake"]).status.success());
