@@ -231,6 +231,13 @@ impl Store for FjallStore {
 /// sender whose receiver acknowledges each message thus costs one sync per message,
 /// not two; the acknowledgement is answered at most that much later. Without sends
 /// (receivers draining a backlog) removals commit at once.
+///
+/// Appends gather too: concurrent senders answered by one round send again at about the
+/// same time, but the first of them would otherwise start the next round alone, the
+/// others waiting a whole sync behind it (rounds of 1, 15, 1, 15 … for 16 senders). So
+/// a round with fewer appends than the last one waits, at most half the last commit's
+/// time (and at most the linger), for as many; one sender's round, like the last,
+/// has its one append and starts at once.
 #[derive(Clone)]
 pub struct GroupCommit {
     store: Arc<dyn Store>,
@@ -262,17 +269,38 @@ struct Pending {
     oldest_removal: Option<Instant>,
     /// When the last append came.
     last_append: Option<Instant>,
+    /// When the oldest pending append came.
+    oldest_record: Option<Instant>,
+    /// How many appends the last round wrote.
+    last_round: usize,
+    /// How long a round waits for as many appends as the last one: half the last
+    /// commit's time, at most the linger.
+    gather: Duration,
     waiters: Vec<oneshot::Sender<Result<(), String>>>,
     /// A committer is writing (and will take what arrives meanwhile).
     committing: bool,
 }
 
 impl Pending {
-    /// Until when a round of only removals should wait for an append, if it should.
-    fn linger(&self, now: Instant) -> Option<Instant> {
-        let sending = self.last_append.is_some_and(|at| now.duration_since(at) < self.linger * APPENDS_RECENT);
-        let until = self.oldest_removal? + self.linger;
-        (self.records.is_empty() && sending && now < until).then_some(until)
+    /// Until when the next round should wait for more, if it should: a round of only
+    /// removals for an append (while appends come), a round of appends for as many as
+    /// the last round had.
+    fn hold(&self, now: Instant) -> Option<Instant> {
+        let (until, short) = if self.records.is_empty() {
+            let sending = self.last_append.is_some_and(|at| now.duration_since(at) < self.linger * APPENDS_RECENT);
+            (self.oldest_removal? + self.linger, sending)
+        } else {
+            (self.oldest_record? + self.gather, self.records.len() < self.last_round)
+        };
+        (short && now < until).then_some(until)
+    }
+
+    /// Takes what the next round writes: its records, removals and waiters.
+    fn take_round(&mut self) -> (Vec<Record>, Vec<(String, u64)>, Vec<oneshot::Sender<Result<(), String>>>) {
+        self.oldest_removal = None;
+        self.oldest_record = None;
+        self.last_round = self.records.len();
+        (std::mem::take(&mut self.records), std::mem::take(&mut self.removals), std::mem::take(&mut self.waiters))
     }
 }
 
@@ -291,6 +319,9 @@ impl GroupCommit {
             removals: Vec::new(),
             oldest_removal: None,
             last_append: None,
+            oldest_record: None,
+            last_round: 0,
+            gather: Duration::ZERO,
             waiters: Vec::new(),
             committing: false,
         };
@@ -307,6 +338,7 @@ impl GroupCommit {
         self.commit(|pending, now| {
             pending.records.push(record);
             pending.last_append = Some(now);
+            pending.oldest_record.get_or_insert(now);
         })
         .await
     }
@@ -333,7 +365,7 @@ impl GroupCommit {
             let (store, pending) = (self.store.clone(), self.pending.clone());
             tokio::task::spawn_blocking(move || commit_all(&*store, &pending));
         } else {
-            // A committer lingering over removals takes this at once.
+            // A committer holding a round for more takes this at once.
             self.pending.1.notify_one();
         }
         match committed.await {
@@ -349,7 +381,7 @@ fn commit_all(store: &dyn Store, (pending, arrived): &(Mutex<Pending>, Condvar))
     loop {
         let (records, mut removals, waiters) = {
             let mut pending = lock(pending);
-            while let Some(until) = pending.linger(Instant::now()) {
+            while let Some(until) = pending.hold(Instant::now()) {
                 let wait = until.saturating_duration_since(Instant::now());
                 pending = arrived.wait_timeout(pending, wait).unwrap_or_else(|e| e.into_inner()).0;
             }
@@ -357,16 +389,15 @@ fn commit_all(store: &dyn Store, (pending, arrived): &(Mutex<Pending>, Condvar))
                 pending.committing = false;
                 return;
             }
-            let pending = &mut *pending;
-            pending.oldest_removal = None;
-            (
-                std::mem::take(&mut pending.records),
-                std::mem::take(&mut pending.removals),
-                std::mem::take(&mut pending.waiters),
-            )
+            pending.take_round()
         };
         removals.sort();
+        let started = Instant::now();
         let result = store.commit(&records, &removals).map_err(|e| e.to_string());
+        {
+            let mut pending = lock(pending);
+            pending.gather = (started.elapsed() / 2).min(pending.linger);
+        }
         for waiter in waiters {
             let _ = waiter.send(result.clone());
         }
@@ -377,9 +408,10 @@ fn commit_all(store: &dyn Store, (pending, arrived): &(Mutex<Pending>, Condvar))
 mod tests {
     use super::*;
 
-    /// A store in memory that keeps what each commit held: (records, removals).
+    /// A store in memory that keeps what each commit held: (records, removals); each
+    /// commit takes the given time.
     #[derive(Default)]
-    struct Recording(Mutex<Vec<(Vec<u64>, Vec<u64>)>>);
+    struct Recording(Mutex<Vec<(Vec<u64>, Vec<u64>)>>, Duration);
 
     impl Store for Recording {
         fn load(&self, _: &str) -> io::Result<Vec<Record>> {
@@ -389,6 +421,7 @@ mod tests {
             Ok(Vec::new())
         }
         fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> io::Result<()> {
+            std::thread::sleep(self.1);
             let ids = records.iter().map(|r| r.id).collect();
             lock(&self.0).push((ids, removals.iter().map(|r| r.1).collect()));
             Ok(())
@@ -458,5 +491,79 @@ mod tests {
         let waited = start.elapsed();
         assert!(waited >= LINGER && waited < LINGER * 4, "a removal after an append waited {waited:?}");
         assert_eq!(*lock(&store.0), [(vec![], vec![7]), (vec![8], vec![]), (vec![], vec![8])]);
+    }
+
+    /// Appends `ids` from tasks of their own, each `stagger` after the one before; waits
+    /// for them all.
+    async fn append_staggered(group: &GroupCommit, ids: std::ops::Range<u64>, stagger: Duration) {
+        let mut appends = Vec::new();
+        for id in ids {
+            let group = group.clone();
+            appends.push(tokio::spawn(async move { group.append(record(id)).await }));
+            tokio::time::sleep(stagger).await;
+        }
+        for append in appends {
+            append.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn appends_after_a_round_gather_for_as_many_as_it_had() {
+        let store = Arc::new(Recording(Mutex::default(), Duration::from_millis(100)));
+        let group = GroupCommit::with_removal_linger(store.clone(), LINGER);
+        // 1 alone, 2 to 5 arrive while it is written: a round of four.
+        let first = tokio::spawn({
+            let group = group.clone();
+            async move { group.append(record(1)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        append_staggered(&group, 2..6, Duration::ZERO).await;
+        first.await.unwrap().unwrap();
+        // Four senders again, 5 ms apart: they gather (for up to 50 ms, half a commit)
+        // into one round instead of the first going alone.
+        append_staggered(&group, 6..10, Duration::from_millis(5)).await;
+        // One sender now: it waits for the others for at most the gathering time, and
+        // the round after it has one append, so the next does not wait at all.
+        let start = Instant::now();
+        group.append(record(10)).await.unwrap();
+        let alone = start.elapsed();
+        let start = Instant::now();
+        group.append(record(11)).await.unwrap();
+        let next = start.elapsed();
+        assert!(next < alone, "a round after a round of one does not wait: {next:?}, before {alone:?}");
+        let rounds: Vec<Vec<u64>> = lock(&store.0).iter().map(|(records, _)| records.clone()).collect();
+        assert_eq!(rounds, [vec![1], vec![2, 3, 4, 5], vec![6, 7, 8, 9], vec![10], vec![11]]);
+    }
+
+    #[test]
+    fn a_round_holds_for_as_many_appends_as_the_last_at_most_the_gathering_time() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut pending = Pending {
+            linger: ms(10),
+            records: vec![record(1)],
+            removals: Vec::new(),
+            oldest_removal: None,
+            last_append: Some(t0),
+            oldest_record: Some(t0),
+            last_round: 3,
+            gather: ms(2),
+            waiters: Vec::new(),
+            committing: true,
+        };
+        assert_eq!(pending.hold(t0 + ms(1)), Some(t0 + ms(2)), "one of three: wait");
+        assert_eq!(pending.hold(t0 + ms(2)), None, "the gathering time is over");
+        pending.records.extend([record(2), record(3)]);
+        assert_eq!(pending.hold(t0 + ms(1)), None, "as many as the last round");
+        pending.last_round = 1;
+        pending.records.truncate(1);
+        assert_eq!(pending.hold(t0), None, "the last round had one");
+        // Removals alone wait for an append while appends come.
+        let (records, _, _) = pending.take_round();
+        assert_eq!((records.len(), pending.last_round), (1, 1));
+        pending.removals.push(("q".into(), 1));
+        pending.oldest_removal = Some(t0 + ms(1));
+        assert_eq!(pending.hold(t0 + ms(2)), Some(t0 + ms(11)));
+        assert_eq!(pending.hold(t0 + ms(200)), None, "no append for a while: commit at once");
     }
 }
