@@ -7,7 +7,7 @@
 //! first, it is delivered again (at-least-once delivery), its delivery count one higher,
 //! or — past the configured number of deliveries — handed back as a dead letter.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -88,12 +88,15 @@ pub struct Queue {
     reserved: usize,
     waiting: VecDeque<Message>,
     in_flight: BTreeMap<u64, (Message, Instant)>,
+    /// The in-flight messages by deadline: what is due is found without looking at the
+    /// rest (every send and receive asks).
+    deadlines: BTreeSet<(Instant, u64)>,
 }
 
 impl Queue {
     /// An empty queue.
     pub fn new(config: QueueConfig) -> Self {
-        Queue { config, next_id: 1, reserved: 0, waiting: VecDeque::new(), in_flight: BTreeMap::new() }
+        Queue::restore(config, Vec::new(), 1)
     }
 
     /// A queue holding `messages` again (as reloaded from a store), oldest first; new
@@ -101,7 +104,14 @@ impl Queue {
     /// them: they were accepted before.
     pub fn restore(config: QueueConfig, messages: Vec<Message>, first_id: u64) -> Self {
         let next_id = messages.iter().map(|m| m.id + 1).max().unwrap_or(1).max(first_id);
-        Queue { config, next_id, reserved: 0, waiting: messages.into(), in_flight: BTreeMap::new() }
+        Queue {
+            config,
+            next_id,
+            reserved: 0,
+            waiting: messages.into(),
+            in_flight: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+        }
     }
 
     /// The queue's configuration.
@@ -183,7 +193,9 @@ impl Queue {
     fn deliver(&mut self, at: usize, now: Instant) -> Option<Message> {
         let mut message = self.waiting.remove(at)?;
         message.deliveries += 1;
-        self.in_flight.insert(message.id, (message.clone(), now + self.config.visibility));
+        let due = now + self.config.visibility;
+        self.deadlines.insert((due, message.id));
+        self.in_flight.insert(message.id, (message.clone(), due));
         Some(message)
     }
 
@@ -211,7 +223,11 @@ impl Queue {
     /// Takes delivery `delivery` of message `id` out of flight, if it is the one there.
     fn settle(&mut self, id: u64, delivery: u32) -> Option<Message> {
         match self.in_flight.get(&id) {
-            Some((message, _)) if message.deliveries == delivery => self.in_flight.remove(&id).map(|(m, _)| m),
+            Some((message, _)) if message.deliveries == delivery => {
+                let (message, due) = self.in_flight.remove(&id)?;
+                self.deadlines.remove(&(due, id));
+                Some(message)
+            }
             _ => None,
         }
     }
@@ -219,7 +235,15 @@ impl Queue {
     /// Puts the messages whose deadline has passed back in line (first, oldest first);
     /// returns those past their last delivery: the dead letters.
     pub fn expire(&mut self, now: Instant) -> Vec<Message> {
-        let expired: Vec<u64> = self.in_flight.iter().filter(|(_, (_, due))| *due <= now).map(|(id, _)| *id).collect();
+        let mut expired = Vec::new();
+        while let Some(&(due, id)) = self.deadlines.first() {
+            if due > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            expired.push(id);
+        }
+        expired.sort_unstable();
         let mut dead = Vec::new();
         for id in expired.into_iter().rev() {
             let Some((message, _)) = self.in_flight.remove(&id) else { continue };
@@ -235,7 +259,7 @@ impl Queue {
 
     /// When the next in-flight message's deadline passes.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.in_flight.values().map(|(_, due)| *due).min()
+        self.deadlines.first().map(|&(due, _)| due)
     }
 }
 
@@ -307,6 +331,29 @@ mod tests {
         assert_eq!(q.ack(id, 2), Acked::Gone, "acknowledged once; acknowledging again finds it gone");
         assert!(q.expire(now + Duration::from_secs(100)).is_empty());
         assert_eq!((q.waiting(), q.in_flight()), (0, 0));
+    }
+
+    #[test]
+    fn deadlines_pass_in_the_order_of_delivery_and_settled_messages_have_none() {
+        let now = Instant::now();
+        let s = Duration::from_secs;
+        let mut q = queue(10, None);
+        for text in ["1", "2", "3"] {
+            q.offer("a", body(text)).unwrap();
+        }
+        let first = q.take(now, None).unwrap();
+        let second = q.take(now + s(1), None).unwrap();
+        let third = q.take(now + s(2), None).unwrap();
+        assert_eq!(q.next_deadline(), Some(now + s(10)));
+        assert!(matches!(q.ack(first.id, 1), Acked::Removed(_)));
+        assert_eq!(q.next_deadline(), Some(now + s(11)), "an acknowledged message has no deadline");
+        assert!(q.expire(now + s(11)).is_empty());
+        assert_eq!((q.waiting(), q.in_flight()), (1, 1), "the second came back");
+        assert_eq!(q.next_deadline(), Some(now + s(12)));
+        assert!(q.release(third.id, 1));
+        assert_eq!(q.next_deadline(), None, "a released message has none");
+        let again: Vec<u64> = q.take_many(now + s(20), None, 10, usize::MAX).iter().map(|m| m.id).collect();
+        assert_eq!(again, [third.id, second.id]);
     }
 
     #[test]
