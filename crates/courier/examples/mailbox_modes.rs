@@ -177,6 +177,22 @@ async fn demo() -> Result<Vec<String>, Error> {
         take(&log, mode, shared.receive(Some(source)).await?).await?;
     }
 
+    // Batches: one call takes what waits (up to 10 here), one call acknowledges it all.
+    let (mode, busy) = ("batches", node.mailbox("busy")?);
+    for i in 1..=5 {
+        busy.send("producer", format!("reading {i}").into()).await?;
+    }
+    let batch = busy.receive_batch(None, 10, Duration::from_secs(5)).await?;
+    log.say(mode, format!("consumer: one call brought {} messages", batch.len()));
+    let mut receipts = Vec::new();
+    for delivery in batch {
+        let (message, receipt) = delivery.into_parts();
+        log.say(mode, format!("consumer: got {}", String::from_utf8_lossy(&message.body)));
+        receipts.push(receipt);
+    }
+    let settled = busy.ack_batch(&receipts).await?;
+    log.say(mode, format!("consumer: acknowledged {} in one call", settled.iter().filter(|&&s| s).count()));
+
     // The blocking face, in process: a producer thread and a consumer thread.
     let blocking = tokio::task::spawn_blocking({
         let log = log.clone();
@@ -250,6 +266,9 @@ mod tests {
         assert_eq!(got(&lines, "receive as a future"), ["result"]);
         assert_eq!(got(&lines, "deliveries stream"), ["event 1", "event 2", "event 3"]);
         assert_eq!(got(&lines, "by source"), ["bob 1", "bob 2", "alice 1", "alice 2"]);
+        at("[batches] consumer: one call brought 5 messages");
+        assert_eq!(got(&lines, "batches"), ["reading 1", "reading 2", "reading 3", "reading 4", "reading 5"]);
+        at("[batches] consumer: acknowledged 5 in one call");
         assert_eq!(got(&lines, "blocking threads"), ["line 1", "line 2", "line 3"]);
     }
 }

@@ -257,6 +257,9 @@ impl std::fmt::Debug for GroupCommit {
     }
 }
 
+/// Who waits for a round: told its outcome.
+type Waiter = oneshot::Sender<Result<(), String>>;
+
 /// What is waiting to be committed (with a condition variable a lingering committer
 /// waits on).
 struct Pending {
@@ -276,7 +279,7 @@ struct Pending {
     /// How long a round waits for as many appends as the last one: half the last
     /// commit's time, at most the linger.
     gather: Duration,
-    waiters: Vec<oneshot::Sender<Result<(), String>>>,
+    waiters: Vec<Waiter>,
     /// A committer is writing (and will take what arrives meanwhile).
     committing: bool,
 }
@@ -296,7 +299,7 @@ impl Pending {
     }
 
     /// Takes what the next round writes: its records, removals and waiters.
-    fn take_round(&mut self) -> (Vec<Record>, Vec<(String, u64)>, Vec<oneshot::Sender<Result<(), String>>>) {
+    fn take_round(&mut self) -> (Vec<Record>, Vec<(String, u64)>, Vec<Waiter>) {
         self.oldest_removal = None;
         self.oldest_record = None;
         self.last_round = self.records.len();
