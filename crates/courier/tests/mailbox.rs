@@ -162,6 +162,11 @@ async fn batches_are_received_and_acknowledged_together() {
     let mailbox = Mailbox::new("batches", config());
     assert!(mailbox.try_receive_batch(None, 8).is_empty());
     assert!(mailbox.receive_batch(None, 8, Duration::from_millis(30)).await.is_empty(), "none came in time");
+    mailbox.send("a", text("zero")).await.unwrap();
+    let start = std::time::Instant::now();
+    assert!(mailbox.receive_batch(None, 0, Duration::from_secs(5)).await.is_empty(), "at most none");
+    assert!(start.elapsed() < Duration::from_secs(1), "a batch of none does not wait");
+    assert!(mailbox.try_receive(None).unwrap().ack());
     // A batch receiver waits for the first message and takes it as soon as it comes.
     let waiting = tokio::spawn({
         let mailbox = mailbox.clone();
@@ -192,7 +197,7 @@ async fn batches_are_received_and_acknowledged_together() {
     assert_eq!(settled, [false, true, true, true, true, true, true, true]);
     assert_eq!(mailbox.depth(), (0, 0));
     assert_eq!(mailbox.ack_batch(&receipts[1..]).await.unwrap(), [true; 7], "acknowledging again finds them gone");
-    assert_eq!(mailbox.stats().acknowledged, 7);
+    assert_eq!(mailbox.stats().acknowledged, 8, "seven here and the message `zero`");
     drop(again);
 }
 

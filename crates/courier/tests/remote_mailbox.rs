@@ -136,6 +136,9 @@ async fn batches_carry_many_messages_and_receipts_in_one_call() {
     let node = Node::start(config, None).await;
     let q = node.mailbox("batches").await;
     assert!(q.receive_batch(None, 10, Duration::ZERO).await.unwrap().is_empty());
+    q.send("a", text("zero")).await.unwrap();
+    assert!(q.receive_batch(None, 0, Duration::from_secs(5)).await.unwrap().is_empty(), "at most none");
+    assert!(q.try_receive(None).await.unwrap().expect("still there").ack().await.unwrap());
 
     // A batch receive waits for the first message, then answers with it.
     let waiting = tokio::spawn({

@@ -554,6 +554,9 @@ impl Mailbox {
         max_bytes: usize,
         timeout: Duration,
     ) -> Vec<Delivery> {
+        if max == 0 {
+            return Vec::new();
+        }
         let batch = self.wait_for(source, || Some(self.take(source, max, max_bytes)).filter(|b| !b.is_empty()));
         tokio::time::timeout(timeout, batch).await.unwrap_or_default()
     }

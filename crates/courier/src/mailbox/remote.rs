@@ -248,6 +248,9 @@ impl RemoteMailbox {
         max: u32,
         timeout: Duration,
     ) -> Result<Vec<RemoteDelivery>, RemoteError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
