@@ -167,6 +167,10 @@ impl Wire {
     pub(crate) async fn write_backlog(&self) -> io::Result<()> {
         loop {
             self.wake.notified().await;
+            // Callers woken together (by a burst of replies) queue their calls one after
+            // the other: let those already runnable add theirs before writing, so that
+            // one system call carries them all.
+            tokio::task::yield_now().await;
             if let Err(e) = self.drain().await {
                 let mut backlog = self.backlog();
                 backlog.broken = true;
