@@ -5,7 +5,8 @@
 //!   write, under a short lock, so a cancelled caller never leaves half a message) when
 //!   nothing else is waiting to be written. Otherwise — or when the socket takes only
 //!   part of it — the message joins a backlog that the connection's writer task sends,
-//!   many messages per system call.
+//!   many messages per system call (it yields once first, so that callers woken by the
+//!   same burst of replies have queued theirs).
 //! - **Receiving.** There is no reader task. A caller waiting for its reply takes the
 //!   read side (leader/followers) and reads records, handing each reply to its caller,
 //!   until its own arrives; then the next waiting caller takes over. One call in flight
