@@ -282,6 +282,9 @@ struct Pending {
     waiters: Vec<Waiter>,
     /// A committer is writing (and will take what arrives meanwhile).
     committing: bool,
+    /// The committer is waiting for more (on the condition variable): a new arrival
+    /// wakes it.
+    holding: bool,
 }
 
 impl Pending {
@@ -327,6 +330,7 @@ impl GroupCommit {
             gather: Duration::ZERO,
             waiters: Vec::new(),
             committing: false,
+            holding: false,
         };
         GroupCommit { store, pending: Arc::new((Mutex::new(pending), Condvar::new())) }
     }
@@ -358,16 +362,16 @@ impl GroupCommit {
 
     async fn commit(&self, add: impl FnOnce(&mut Pending, Instant)) -> io::Result<()> {
         let (done, committed) = oneshot::channel();
-        let start = {
+        let (start, holding) = {
             let mut pending = lock(&self.pending.0);
             add(&mut pending, Instant::now());
             pending.waiters.push(done);
-            !std::mem::replace(&mut pending.committing, true)
+            (!std::mem::replace(&mut pending.committing, true), pending.holding)
         };
         if start {
             let (store, pending) = (self.store.clone(), self.pending.clone());
             tokio::task::spawn_blocking(move || commit_all(&*store, &pending));
-        } else {
+        } else if holding {
             // A committer holding a round for more takes this at once.
             self.pending.1.notify_one();
         }
@@ -386,7 +390,9 @@ fn commit_all(store: &dyn Store, (pending, arrived): &(Mutex<Pending>, Condvar))
             let mut pending = lock(pending);
             while let Some(until) = pending.hold(Instant::now()) {
                 let wait = until.saturating_duration_since(Instant::now());
+                pending.holding = true;
                 pending = arrived.wait_timeout(pending, wait).unwrap_or_else(|e| e.into_inner()).0;
+                pending.holding = false;
             }
             if pending.waiters.is_empty() {
                 pending.committing = false;
@@ -553,6 +559,7 @@ mod tests {
             gather: ms(2),
             waiters: Vec::new(),
             committing: true,
+            holding: false,
         };
         assert_eq!(pending.hold(t0 + ms(1)), Some(t0 + ms(2)), "one of three: wait");
         assert_eq!(pending.hold(t0 + ms(2)), None, "the gathering time is over");
