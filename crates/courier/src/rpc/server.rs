@@ -1021,6 +1021,10 @@ impl Server {
                 msg = rx.recv() => {
                     if let Some(msg) = msg {
                         queue_reply(out, &msg).await.map_err(io)?;
+                        // Calls that finish together (woken by one event) send their
+                        // replies one after the other: let those already runnable add
+                        // theirs, so that one write carries them all.
+                        tokio::task::yield_now().await;
                     }
                 }
                 more = endpoint.fill(), if room => {
