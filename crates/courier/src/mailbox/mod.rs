@@ -279,47 +279,68 @@ impl Mailbox {
     /// first, or failing, when the mailbox is full, as configured).
     pub async fn send(&self, source: &str, body: Bytes) -> Result<u64, SendError> {
         let id = self.reserve().await?;
-        self.admit(Message { id, source: source.to_owned(), body, deliveries: 0, durable: false }, None);
-        Ok(id)
+        Ok(self.post(id, source, body, None))
     }
 
     /// Durable send: returns the message's id once it is persisted in the mailbox's
     /// store (synced to disk; concurrent durable sends share a sync). Receivers see it
     /// only then. On a mailbox without a store it is an asynchronous send.
     pub async fn send_durable(&self, source: &str, body: Bytes) -> Result<u64, SendError> {
-        let Some(durable) = &self.shared.store else { return self.send(source, body).await };
         let id = self.reserve().await?;
-        let record = store::Record { mailbox: self.shared.name.clone(), id, source: source.to_owned(), body };
-        if let Err(e) = durable.append(record.clone()).await {
-            self.lock().queue.cancel();
-            self.shared.room.notify_waiters();
-            return Err(SendError::Store(self.shared.name.clone(), e.to_string()));
-        }
-        let store::Record { id, source, body, .. } = record;
-        self.admit(Message { id, source, body, deliveries: 0, durable: true }, None);
-        Ok(id)
+        self.persist(id, source, body).await
     }
 
     /// Synchronous send: returns once a receiver has taken the message (the seeds'
     /// blocking send; the rendezvous of a synchronous channel).
     pub async fn send_sync(&self, source: &str, body: Bytes) -> Result<u64, SendError> {
-        let (id, taken) = self.post_sync(source, body).await?;
-        let _ = taken.await;
+        let id = self.reserve().await?;
+        let (taken, waited) = oneshot::channel();
+        self.post(id, source, body, Some(taken));
+        let _ = waited.await;
         Ok(id)
     }
 
-    /// The first half of a synchronous send: the message is queued; the receiver
-    /// completes when it is taken (or the mailbox is gone).
-    pub(crate) async fn post_sync(&self, source: &str, body: Bytes) -> Result<(u64, oneshot::Receiver<()>), SendError> {
-        let (taken, waited) = oneshot::channel();
-        let id = self.reserve().await?;
-        self.admit(Message { id, source: source.to_owned(), body, deliveries: 0, durable: false }, Some(taken));
-        Ok((id, waited))
+    /// Makes a message receivable in the room reserved for it (`id`, from
+    /// [`Mailbox::reserve`]); `taker` hears when a receiver takes it. Returns `id`.
+    pub(crate) fn post(&self, id: u64, source: &str, body: Bytes, taker: Option<oneshot::Sender<()>>) -> u64 {
+        self.admit(Message { id, source: source.to_owned(), body, deliveries: 0, durable: false }, taker);
+        id
+    }
+
+    /// Persists a message in the room reserved for it (`id`), then makes it receivable
+    /// (without a store, at once). The message is queued for the store now; dropping the
+    /// future does not take it back: once written it is still admitted (it may be on
+    /// disk, so it must not vanish until a restart), or its room is given back if the
+    /// write failed.
+    pub(crate) fn persist(&self, id: u64, source: &str, body: Bytes) -> Persisting {
+        let durable = self.shared.store.is_some();
+        let message = Message { id, source: source.to_owned(), body, deliveries: 0, durable };
+        let committed = self.shared.store.as_ref().map(|group| {
+            let (source, body) = (message.source.clone(), message.body.clone());
+            group.queue_append(store::Record { mailbox: self.shared.name.clone(), id, source, body })
+        });
+        Persisting { mailbox: self.clone(), message: Some(message), committed }
+    }
+
+    /// Admits a message whose write is over, or gives its room back if it failed.
+    fn settle_persisted(&self, message: Message, written: std::io::Result<()>) -> Result<u64, SendError> {
+        match written {
+            Ok(()) => {
+                let id = message.id;
+                self.admit(message, None);
+                Ok(id)
+            }
+            Err(e) => {
+                self.lock().queue.cancel();
+                self.shared.room.notify_waiters();
+                Err(SendError::Store(self.shared.name.clone(), e.to_string()))
+            }
+        }
     }
 
     /// Sets room and an id aside for a message, waiting for room (or failing) when the
     /// mailbox is full, as configured.
-    async fn reserve(&self) -> Result<u64, SendError> {
+    pub(crate) async fn reserve(&self) -> Result<u64, SendError> {
         loop {
             let room = self.shared.room.notified();
             tokio::pin!(room);
@@ -594,6 +615,44 @@ impl Mailbox {
             let delivery = mailbox.receive(source.as_deref()).await;
             Some((delivery, (mailbox, source)))
         })
+    }
+}
+
+/// A durable message on its way to the store ([`Mailbox::persist`]): ready with its id
+/// once it is written and receivable. Dropped before that, it still sees the message
+/// admitted (or its room given back) when the write is over, in the background.
+#[must_use = "a future does nothing unless polled (the message is queued for the store already)"]
+pub(crate) struct Persisting {
+    mailbox: Mailbox,
+    /// Until the write is over and the message settled.
+    message: Option<Message>,
+    /// The write, if the mailbox has a store.
+    committed: Option<store::Committed>,
+}
+
+impl std::future::Future for Persisting {
+    type Output = Result<u64, SendError>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        let this = self.get_mut();
+        let written = match this.committed.as_mut() {
+            Some(committed) => std::task::ready!(std::pin::Pin::new(committed).poll(cx)),
+            None => Ok(()),
+        };
+        this.committed = None;
+        let message = this.message.take().expect("Persisting polled after it completed");
+        std::task::Poll::Ready(this.mailbox.settle_persisted(message, written))
+    }
+}
+
+impl Drop for Persisting {
+    fn drop(&mut self) {
+        let (Some(message), Some(committed)) = (self.message.take(), self.committed.take()) else { return };
+        let mailbox = self.mailbox.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(async move { mailbox.settle_persisted(message, committed.await) })),
+            Err(_) => drop(std::thread::spawn(move || mailbox.settle_persisted(message, committed.wait()))),
+        }
     }
 }
 

@@ -149,23 +149,30 @@ impl PostOffice {
         }
         let (source, body) = (args.source.as_str(), Bytes::from(args.body));
         let wait = self.wait_for(call, Duration::from_millis(args.wait_ms.into()));
-        let sent = tokio::time::timeout(wait, async {
-            match args.mode {
-                SendMode::Async => mailbox.send(source, body).await.map(|id| (id, None)),
-                SendMode::Durable => mailbox.send_durable(source, body).await.map(|id| (id, None)),
-                SendMode::Sync => mailbox.post_sync(source, body).await.map(|(id, taken)| (id, Some(taken))),
-            }
-        });
         let deadline = tokio::time::Instant::now() + wait;
-        match sent.await {
-            Err(_) => reply(Status::Full, 0, format!("mailbox `{}` stayed full for {wait:?}", mailbox.name())),
-            Ok(Err(SendError::Full(name))) => reply(Status::Full, 0, format!("mailbox `{name}` is full")),
-            Ok(Err(e @ SendError::Store(..))) => reply(Status::StoreFailed, 0, e.to_string()),
-            Ok(Ok((id, None))) => reply(Status::Ok, id, String::new()),
-            Ok(Ok((id, Some(taken)))) => match tokio::time::timeout_at(deadline, taken).await {
-                Ok(_) => reply(Status::Ok, id, String::new()),
-                Err(_) => reply(Status::NotTaken, id, format!("queued, but not taken within {wait:?}")),
+        // The wait bounds the wait for room (and a synchronous send's for a receiver),
+        // never a durable message's write: once queued for the store it is answered by
+        // the store.
+        let id = match tokio::time::timeout(wait, mailbox.reserve()).await {
+            Err(_) => return reply(Status::Full, 0, format!("mailbox `{}` stayed full for {wait:?}", mailbox.name())),
+            Ok(Err(SendError::Full(name))) => return reply(Status::Full, 0, format!("mailbox `{name}` is full")),
+            Ok(Err(e)) => return reply(Status::StoreFailed, 0, e.to_string()),
+            Ok(Ok(id)) => id,
+        };
+        match args.mode {
+            SendMode::Async => reply(Status::Ok, mailbox.post(id, source, body, None), String::new()),
+            SendMode::Durable => match mailbox.persist(id, source, body).await {
+                Ok(id) => reply(Status::Ok, id, String::new()),
+                Err(e) => reply(Status::StoreFailed, 0, e.to_string()),
             },
+            SendMode::Sync => {
+                let (taken, waited) = tokio::sync::oneshot::channel();
+                mailbox.post(id, source, body, Some(taken));
+                match tokio::time::timeout_at(deadline, waited).await {
+                    Ok(_) => reply(Status::Ok, id, String::new()),
+                    Err(_) => reply(Status::NotTaken, id, format!("queued, but not taken within {wait:?}")),
+                }
+            }
         }
     }
 

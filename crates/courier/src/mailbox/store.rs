@@ -342,25 +342,31 @@ impl GroupCommit {
 
     /// Persists `record`; returns once it is on disk. Call within a tokio runtime.
     pub async fn append(&self, record: Record) -> io::Result<()> {
-        self.commit(|pending, now| {
+        self.queue_append(record).await
+    }
+
+    /// Queues `record` for the next round at once; the future tells when it is on disk.
+    /// Dropping the future does not take the record back. Call within a tokio runtime.
+    pub fn queue_append(&self, record: Record) -> Committed {
+        self.queue(|pending, now| {
             pending.records.push(record);
             pending.last_append = Some(now);
             pending.oldest_record.get_or_insert(now);
         })
-        .await
     }
 
     /// Forgets messages `ids` of `mailbox`; returns once that is on disk. Removals share
     /// the appends' rounds.
     pub async fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
-        self.commit(|pending, now| {
+        self.queue(|pending, now| {
             pending.removals.extend(ids.iter().map(|id| (mailbox.to_owned(), *id)));
             pending.oldest_removal.get_or_insert(now);
         })
         .await
     }
 
-    async fn commit(&self, add: impl FnOnce(&mut Pending, Instant)) -> io::Result<()> {
+    /// Adds to the next round (starting a committer if none runs).
+    fn queue(&self, add: impl FnOnce(&mut Pending, Instant)) -> Committed {
         let (done, committed) = oneshot::channel();
         let (start, holding) = {
             let mut pending = lock(&self.pending.0);
@@ -375,11 +381,36 @@ impl GroupCommit {
             // A committer holding a round for more takes this at once.
             self.pending.1.notify_one();
         }
-        match committed.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(io::Error::other(e)),
-            Err(_) => Err(io::Error::other("the committer stopped")),
-        }
+        Committed(committed)
+    }
+}
+
+/// The outcome of a round, to come: ready once what was queued is on disk (or failed).
+#[derive(Debug)]
+#[must_use = "a future does nothing unless polled (what it waits for is queued already)"]
+pub struct Committed(oneshot::Receiver<Result<(), String>>);
+
+impl Committed {
+    /// Blocks the thread until the round is over (outside an async runtime).
+    pub fn wait(self) -> io::Result<()> {
+        outcome(self.0.blocking_recv())
+    }
+}
+
+/// What a waiter heard, as a result.
+fn outcome(heard: Result<Result<(), String>, oneshot::error::RecvError>) -> io::Result<()> {
+    match heard {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(io::Error::other(e)),
+        Err(_) => Err(io::Error::other("the committer stopped")),
+    }
+}
+
+impl std::future::Future for Committed {
+    type Output = io::Result<()>;
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(outcome)
     }
 }
 
