@@ -1022,9 +1022,13 @@ impl Server {
                     if let Some(msg) = msg {
                         queue_reply(out, &msg).await.map_err(io)?;
                         // Calls that finish together (woken by one event) send their
-                        // replies one after the other: let those already runnable add
-                        // theirs, so that one write carries them all.
-                        tokio::task::yield_now().await;
+                        // replies one after the other: while others are in progress, let
+                        // those already runnable add theirs, so that one write carries
+                        // them all. (A lone call's reply goes at once.)
+                        let others = self.config.max_in_flight.max(1) - in_flight.available_permits();
+                        if others > 1 {
+                            tokio::task::yield_now().await;
+                        }
                     }
                 }
                 more = endpoint.fill(), if room => {
