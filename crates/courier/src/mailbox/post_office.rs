@@ -22,7 +22,7 @@ use super::protocol::{
 };
 use super::store::{GroupCommit, Store};
 use super::{Delivery, Mailbox, QueueConfig, Receipt, SendError};
-use crate::rpc::{encode_results, Call, Procedures};
+use crate::rpc::{Call, Procedures};
 use crate::sync::lock;
 use crate::transport::Peer;
 
@@ -247,19 +247,13 @@ impl PostOffice {
             (self.clone(), self.clone(), self.clone(), self.clone(), self.clone());
         let (receive_batch, ack_batch) = (self.clone(), self.clone());
         Procedures::new()
-            .raw(SEND, move |call: Call| {
+            .typed_call(SEND, move |call, args: SendArgs| {
                 let office = send.clone();
-                async move {
-                    let args = call.args::<SendArgs>()?;
-                    encode_results(&office.send(&call, args).await)
-                }
+                async move { office.send(&call, args).await }
             })
-            .raw(RECEIVE, move |call: Call| {
+            .typed_call(RECEIVE, move |call, args: ReceiveArgs| {
                 let office = receive.clone();
-                async move {
-                    let args = call.args::<ReceiveArgs>()?;
-                    encode_results(&office.receive(&call, args).await)
-                }
+                async move { office.receive(&call, args).await }
             })
             .typed(ACK, move |args: SettleArgs| {
                 let office = ack.clone();
@@ -273,12 +267,9 @@ impl PostOffice {
                 let all = list.list();
                 async move { all }
             })
-            .raw(RECEIVE_BATCH, move |call: Call| {
+            .typed_call(RECEIVE_BATCH, move |call, args: ReceiveBatchArgs| {
                 let office = receive_batch.clone();
-                async move {
-                    let args = call.args::<ReceiveBatchArgs>()?;
-                    encode_results(&office.receive_batch(&call, args).await)
-                }
+                async move { office.receive_batch(&call, args).await }
             })
             .typed(ACK_BATCH, move |args: AckBatchArgs| {
                 let office = ack_batch.clone();

@@ -162,8 +162,7 @@ impl Queue {
     /// Delivers the oldest waiting message (from `source`, if given) at `now`: it goes
     /// in flight until `now` + the visibility timeout.
     pub fn take(&mut self, now: Instant, source: Option<&str>) -> Option<Message> {
-        let at = self.waiting.iter().position(|m| source.is_none_or(|s| m.source == s))?;
-        self.deliver(at, now)
+        self.take_many(now, source, 1, usize::MAX).pop()
     }
 
     /// Delivers the oldest waiting messages (from `source`, if given) at `now`, as

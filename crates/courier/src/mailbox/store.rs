@@ -416,9 +416,14 @@ impl std::future::Future for Committed {
 
 /// Writes what is pending, one commit per batch, until nothing is.
 fn commit_all(store: &dyn Store, (pending, arrived): &(Mutex<Pending>, Condvar)) {
+    // How long the last commit took, to set the gathering time by.
+    let mut last_commit: Option<Duration> = None;
     loop {
         let (records, mut removals, waiters) = {
             let mut pending = lock(pending);
+            if let Some(took) = last_commit {
+                pending.gather = (took / 2).min(pending.linger);
+            }
             while let Some(until) = pending.hold(Instant::now()) {
                 let wait = until.saturating_duration_since(Instant::now());
                 pending.holding = true;
@@ -434,10 +439,7 @@ fn commit_all(store: &dyn Store, (pending, arrived): &(Mutex<Pending>, Condvar))
         removals.sort();
         let started = Instant::now();
         let result = store.commit(&records, &removals).map_err(|e| e.to_string());
-        {
-            let mut pending = lock(pending);
-            pending.gather = (started.elapsed() / 2).min(pending.linger);
-        }
+        last_commit = Some(started.elapsed());
         for waiter in waiters {
             let _ = waiter.send(result.clone());
         }

@@ -198,12 +198,24 @@ impl Procedures {
         F: Fn(A) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = R> + Send + 'static,
     {
+        self.typed_call(proc, move |_, args| f(args))
+    }
+
+    /// Adds procedure `proc` with typed arguments and results whose handler also sees
+    /// the [`Call`] (its caller's deadline, its peer).
+    pub fn typed_call<A, R, F, Fut>(self, proc: u32, f: F) -> Self
+    where
+        A: DeserializeOwned + Send + 'static,
+        R: Serialize + Send + 'static,
+        F: Fn(Call, A) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = R> + Send + 'static,
+    {
         let f = Arc::new(f);
         self.raw(proc, move |call: Call| {
             let f = f.clone();
             async move {
                 let args = call.args::<A>()?;
-                encode_results(&f(args).await)
+                encode_results(&f(call, args).await)
             }
         })
     }
