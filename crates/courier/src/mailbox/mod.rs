@@ -287,7 +287,7 @@ impl Mailbox {
     /// only then. On a mailbox without a store it is an asynchronous send.
     pub async fn send_durable(&self, source: &str, body: Bytes) -> Result<u64, SendError> {
         let id = self.reserve().await?;
-        self.persist(id, source, body).await
+        self.persist(id, source, body, false).await
     }
 
     /// Synchronous send: returns once a receiver has taken the message (the seeds'
@@ -311,13 +311,19 @@ impl Mailbox {
     /// (without a store, at once). The message is queued for the store now; dropping the
     /// future does not take it back: once written it is still admitted (it may be on
     /// disk, so it must not vanish until a restart), or its room is given back if the
-    /// write failed.
-    pub(crate) fn persist(&self, id: u64, source: &str, body: Bytes) -> Persisting {
+    /// write failed. `here`: the message may be written on this thread, before this
+    /// returns ([`store::GroupCommit::append_here`]).
+    pub(crate) fn persist(&self, id: u64, source: &str, body: Bytes, here: bool) -> Persisting {
         let durable = self.shared.store.is_some();
         let message = Message { id, source: source.to_owned(), body, deliveries: 0, durable };
         let committed = self.shared.store.as_ref().map(|group| {
             let (source, body) = (message.source.clone(), message.body.clone());
-            group.queue_append(store::Record { mailbox: self.shared.name.clone(), id, source, body })
+            let record = store::Record { mailbox: self.shared.name.clone(), id, source, body };
+            if here {
+                group.append_here(record)
+            } else {
+                group.queue_append(record)
+            }
         });
         Persisting { mailbox: self.clone(), message: Some(message), committed }
     }

@@ -161,7 +161,16 @@ impl PostOffice {
         };
         match args.mode {
             SendMode::Async => reply(Status::Ok, mailbox.post(id, source, body, None), String::new()),
-            SendMode::Durable => match mailbox.persist(id, source, body).await {
+            // A durable send's message may be written on this thread (when it would be
+            // alone in its round, `GroupCommit::append_here`): first the call takes a
+            // task of its own, so that the connection goes on reading its other calls,
+            // whose messages then share the next round.
+            SendMode::Durable => match async {
+                tokio::task::yield_now().await;
+                mailbox.persist(id, source, body, true).await
+            }
+            .await
+            {
                 Ok(id) => reply(Status::Ok, id, String::new()),
                 Err(e) => reply(Status::StoreFailed, 0, e.to_string()),
             },

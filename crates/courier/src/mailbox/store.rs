@@ -280,10 +280,13 @@ struct Pending {
     /// commit's time, at most the linger.
     gather: Duration,
     waiters: Vec<Waiter>,
-    /// A committer is writing (and will take what arrives meanwhile).
+    /// A committer thread runs (and will take what arrives).
     committing: bool,
-    /// The committer is waiting for more (on the condition variable): a new arrival
-    /// wakes it.
+    /// A round is being written (by the committer or on a sender's thread): nobody else
+    /// starts one.
+    writing: bool,
+    /// The committer is waiting (on the condition variable) for more, or for a round
+    /// written on a sender's thread to end: a new arrival, or that end, wakes it.
     holding: bool,
 }
 
@@ -302,7 +305,7 @@ impl Pending {
     }
 
     /// Takes what the next round writes: its records, removals and waiters.
-    fn take_round(&mut self) -> (Vec<Record>, Vec<(String, u64)>, Vec<Waiter>) {
+    fn take_round(&mut self) -> Round {
         self.oldest_removal = None;
         self.oldest_record = None;
         self.last_round = self.records.len();
@@ -330,6 +333,7 @@ impl GroupCommit {
             gather: Duration::ZERO,
             waiters: Vec::new(),
             committing: false,
+            writing: false,
             holding: false,
         };
         GroupCommit { store, pending: Arc::new((Mutex::new(pending), Condvar::new())) }
@@ -348,40 +352,108 @@ impl GroupCommit {
     /// Queues `record` for the next round at once; the future tells when it is on disk.
     /// Dropping the future does not take the record back. Call within a tokio runtime.
     pub fn queue_append(&self, record: Record) -> Committed {
-        self.queue(|pending, now| {
-            pending.records.push(record);
-            pending.last_append = Some(now);
-            pending.oldest_record.get_or_insert(now);
-        })
+        self.queue(false, record)
+    }
+
+    /// Like [`GroupCommit::queue_append`], but if `record` would start a round alone
+    /// while nobody writes one, it is written on this thread before this returns (when
+    /// this is a worker of a multi-threaded runtime with other workers, which go on
+    /// serving meanwhile): a lone sender's message then goes to disk without the two
+    /// hand-offs between threads, to the committer and back. For a caller that gives
+    /// up no wait by it (the post office: the write is answered whatever the call's
+    /// wait), and whose task is its own (what else the task would do waits too).
+    pub fn append_here(&self, record: Record) -> Committed {
+        self.queue(true, record)
     }
 
     /// Forgets messages `ids` of `mailbox`; returns once that is on disk. Removals share
     /// the appends' rounds.
     pub async fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
-        self.queue(|pending, now| {
+        let (done, committed) = oneshot::channel();
+        {
+            let mut pending = lock(&self.pending.0);
             pending.removals.extend(ids.iter().map(|id| (mailbox.to_owned(), *id)));
-            pending.oldest_removal.get_or_insert(now);
-        })
-        .await
+            pending.oldest_removal.get_or_insert(Instant::now());
+            pending.waiters.push(done);
+            self.hand_on(pending);
+        }
+        Committed(committed).await
     }
 
-    /// Adds to the next round (starting a committer if none runs).
-    fn queue(&self, add: impl FnOnce(&mut Pending, Instant)) -> Committed {
+    /// Adds an append to the next round, and writes that round here if `here` allows
+    /// ([`GroupCommit::append_here`]).
+    fn queue(&self, here: bool, record: Record) -> Committed {
         let (done, committed) = oneshot::channel();
-        let (start, holding) = {
-            let mut pending = lock(&self.pending.0);
-            add(&mut pending, Instant::now());
-            pending.waiters.push(done);
-            (!std::mem::replace(&mut pending.committing, true), pending.holding)
-        };
+        let mut pending = lock(&self.pending.0);
+        let now = Instant::now();
+        pending.records.push(record);
+        pending.last_append = Some(now);
+        pending.oldest_record.get_or_insert(now);
+        pending.waiters.push(done);
+        let alone = pending.records.len() == 1 && !pending.writing && pending.hold(now).is_none();
+        if here && alone && may_write_here() {
+            pending.writing = true;
+            let round = pending.take_round();
+            drop(pending);
+            let took = write_round(&*self.store, round);
+            end_round(&self.pending, took);
+        } else {
+            self.hand_on(pending);
+        }
+        Committed(committed)
+    }
+
+    /// Leaves what is pending to the committer: starts it if none runs, or wakes it if
+    /// it holds a round that an append may have made ready (not for a removal, which
+    /// waits for an append or the deadline the committer holds to).
+    fn hand_on(&self, mut pending: std::sync::MutexGuard<'_, Pending>) {
+        let start = !std::mem::replace(&mut pending.committing, true);
+        let wake = pending.holding && pending.oldest_record.is_some();
+        drop(pending);
         if start {
             let (store, pending) = (self.store.clone(), self.pending.clone());
             tokio::task::spawn_blocking(move || commit_all(&*store, &pending));
-        } else if holding {
-            // A committer holding a round for more takes this at once.
+        } else if wake {
             self.pending.1.notify_one();
         }
-        Committed(committed)
+    }
+}
+
+/// Whether this thread may write a round itself: a worker of a multi-threaded tokio
+/// runtime with at least one other worker, which goes on serving while this one waits
+/// for the disk. (Handing the worker's place to another thread, `block_in_place`, costs
+/// the very hand-offs that writing here saves, and measured slower.) At most one round
+/// is written at a time, so at most one worker waits so.
+fn may_write_here() -> bool {
+    tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+        runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread && runtime.metrics().num_workers() > 1
+    })
+}
+
+/// What a round writes: its records, removals, and who waits for it.
+type Round = (Vec<Record>, Vec<(String, u64)>, Vec<Waiter>);
+
+/// Commits a round and tells its waiters; returns how long the commit took.
+fn write_round(store: &dyn Store, (records, mut removals, waiters): Round) -> Duration {
+    removals.sort();
+    let started = Instant::now();
+    let result = store.commit(&records, &removals).map_err(|e| e.to_string());
+    let took = started.elapsed();
+    for waiter in waiters {
+        let _ = waiter.send(result.clone());
+    }
+    took
+}
+
+/// After a round that took `took`: sets the next rounds' gathering time by it, lets
+/// others write, and wakes a committer waiting for that.
+fn end_round((pending, arrived): &(Mutex<Pending>, Condvar), took: Duration) {
+    let mut pending = lock(pending);
+    pending.gather = (took / 2).min(pending.linger);
+    pending.writing = false;
+    // A committer with nothing left to write finds that out at its own deadline.
+    if pending.holding && !pending.waiters.is_empty() {
+        arrived.notify_one();
     }
 }
 
@@ -415,16 +487,17 @@ impl std::future::Future for Committed {
 }
 
 /// Writes what is pending, one commit per batch, until nothing is.
-fn commit_all(store: &dyn Store, (pending, arrived): &(Mutex<Pending>, Condvar)) {
-    // How long the last commit took, to set the gathering time by.
-    let mut last_commit: Option<Duration> = None;
+fn commit_all(store: &dyn Store, shared: &(Mutex<Pending>, Condvar)) {
+    let (pending, arrived) = shared;
     loop {
-        let (records, mut removals, waiters) = {
+        let round = {
             let mut pending = lock(pending);
-            if let Some(took) = last_commit {
-                pending.gather = (took / 2).min(pending.linger);
-            }
-            while let Some(until) = pending.hold(Instant::now()) {
+            // Wait while a round is written on a sender's thread (at most a linger at a time: its
+            // end wakes us only if something is left for us), or while this one holds.
+            while let Some(until) = match pending.writing {
+                true => Some(Instant::now() + pending.linger),
+                false => pending.hold(Instant::now()),
+            } {
                 let wait = until.saturating_duration_since(Instant::now());
                 pending.holding = true;
                 pending = arrived.wait_timeout(pending, wait).unwrap_or_else(|e| e.into_inner()).0;
@@ -434,15 +507,11 @@ fn commit_all(store: &dyn Store, (pending, arrived): &(Mutex<Pending>, Condvar))
                 pending.committing = false;
                 return;
             }
+            pending.writing = true;
             pending.take_round()
         };
-        removals.sort();
-        let started = Instant::now();
-        let result = store.commit(&records, &removals).map_err(|e| e.to_string());
-        last_commit = Some(started.elapsed());
-        for waiter in waiters {
-            let _ = waiter.send(result.clone());
-        }
+        let took = write_round(store, round);
+        end_round(shared, took);
     }
 }
 
@@ -450,10 +519,22 @@ fn commit_all(store: &dyn Store, (pending, arrived): &(Mutex<Pending>, Condvar))
 mod tests {
     use super::*;
 
-    /// A store in memory that keeps what each commit held: (records, removals); each
-    /// commit takes the given time.
+    /// A store in memory that keeps what each commit held, (records, removals), and on
+    /// which thread; each commit takes `delay`. Commits that overlap are counted.
     #[derive(Default)]
-    struct Recording(Mutex<Vec<(Vec<u64>, Vec<u64>)>>, Duration);
+    struct Recording {
+        commits: Mutex<Vec<(Vec<u64>, Vec<u64>)>>,
+        threads: Mutex<Vec<std::thread::ThreadId>>,
+        delay: Duration,
+        writing: std::sync::atomic::AtomicBool,
+        overlaps: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Recording {
+        fn slow(delay: Duration) -> Recording {
+            Recording { delay, ..Recording::default() }
+        }
+    }
 
     impl Store for Recording {
         fn load(&self, _: &str) -> io::Result<Vec<Record>> {
@@ -463,9 +544,15 @@ mod tests {
             Ok(Vec::new())
         }
         fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> io::Result<()> {
-            std::thread::sleep(self.1);
+            use std::sync::atomic::Ordering::SeqCst;
+            if self.writing.swap(true, SeqCst) {
+                self.overlaps.fetch_add(1, SeqCst);
+            }
+            std::thread::sleep(self.delay);
             let ids = records.iter().map(|r| r.id).collect();
-            lock(&self.0).push((ids, removals.iter().map(|r| r.1).collect()));
+            lock(&self.commits).push((ids, removals.iter().map(|r| r.1).collect()));
+            lock(&self.threads).push(std::thread::current().id());
+            self.writing.store(false, SeqCst);
             Ok(())
         }
     }
@@ -517,7 +604,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         group.append(record(2)).await.unwrap();
         removal.await.unwrap().unwrap();
-        assert_eq!(*lock(&store.0), [(vec![1], vec![]), (vec![2], vec![1])]);
+        assert_eq!(*lock(&store.commits), [(vec![1], vec![]), (vec![2], vec![1])]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -532,7 +619,7 @@ mod tests {
         group.remove("q", &[8]).await.unwrap();
         let waited = start.elapsed();
         assert!(waited >= LINGER && waited < LINGER * 4, "a removal after an append waited {waited:?}");
-        assert_eq!(*lock(&store.0), [(vec![], vec![7]), (vec![8], vec![]), (vec![], vec![8])]);
+        assert_eq!(*lock(&store.commits), [(vec![], vec![7]), (vec![8], vec![]), (vec![], vec![8])]);
     }
 
     /// Appends `ids` from tasks of their own, each `stagger` after the one before; waits
@@ -551,7 +638,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn appends_after_a_round_gather_for_as_many_as_it_had() {
-        let store = Arc::new(Recording(Mutex::default(), Duration::from_millis(100)));
+        let store = Arc::new(Recording::slow(Duration::from_millis(100)));
         let group = GroupCommit::with_removal_linger(store.clone(), LINGER);
         // 1 alone, 2 to 5 arrive while it is written: a round of four.
         let first = tokio::spawn({
@@ -573,8 +660,61 @@ mod tests {
         group.append(record(11)).await.unwrap();
         let next = start.elapsed();
         assert!(next < alone, "a round after a round of one does not wait: {next:?}, before {alone:?}");
-        let rounds: Vec<Vec<u64>> = lock(&store.0).iter().map(|(records, _)| records.clone()).collect();
+        let rounds: Vec<Vec<u64>> = lock(&store.commits).iter().map(|(records, _)| records.clone()).collect();
         assert_eq!(rounds, [vec![1], vec![2, 3, 4, 5], vec![6, 7, 8, 9], vec![10], vec![11]]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lone_append_is_written_on_the_senders_thread() {
+        let store = Arc::new(Recording::default());
+        let group = GroupCommit::new(store.clone());
+        for id in 1..=3 {
+            let here = std::thread::current().id();
+            let committed = group.append_here(record(id));
+            assert_eq!(lock(&store.threads).last(), Some(&here), "append {id}");
+            committed.await.unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_only_thread_of_a_runtime_leaves_the_writing_to_the_committer() {
+        let store = Arc::new(Recording::default());
+        let group = GroupCommit::new(store.clone());
+        group.append(record(1)).await.unwrap();
+        assert_ne!(lock(&store.threads)[0], std::thread::current().id());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rounds_written_by_senders_and_by_the_committer_never_overlap_and_lose_nothing() {
+        let store = Arc::new(Recording::slow(Duration::from_millis(2)));
+        let group = GroupCommit::with_removal_linger(store.clone(), Duration::from_millis(1));
+        let senders = (0..4u64).map(|sender| {
+            let group = group.clone();
+            tokio::spawn(async move {
+                for n in 0..40 {
+                    let id = sender * 1000 + n;
+                    group.append_here(record(id)).await.unwrap();
+                    if n % 3 == 0 {
+                        group.remove("q", &[id]).await.unwrap();
+                    }
+                    tokio::time::sleep(Duration::from_micros(300 * sender)).await;
+                }
+            })
+        });
+        for sender in senders.collect::<Vec<_>>() {
+            sender.await.unwrap();
+        }
+        assert_eq!(store.overlaps.load(std::sync::atomic::Ordering::SeqCst), 0);
+        let commits = lock(&store.commits);
+        let mut appended: Vec<u64> = commits.iter().flat_map(|(records, _)| records.clone()).collect();
+        let mut removed: Vec<u64> = commits.iter().flat_map(|(_, removals)| removals.clone()).collect();
+        appended.sort_unstable();
+        removed.sort_unstable();
+        let expected: Vec<u64> = (0..4u64).flat_map(|s| (0..40).map(move |n| s * 1000 + n)).collect();
+        assert_eq!(appended, expected);
+        assert_eq!(removed, expected.iter().copied().filter(|id| id % 1000 % 3 == 0).collect::<Vec<_>>());
+        let threads: std::collections::HashSet<_> = lock(&store.threads).iter().copied().collect();
+        assert!(threads.len() > 1, "rounds were written by the senders' threads and the committer");
     }
 
     #[test]
@@ -592,6 +732,7 @@ mod tests {
             gather: ms(2),
             waiters: Vec::new(),
             committing: true,
+            writing: false,
             holding: false,
         };
         assert_eq!(pending.hold(t0 + ms(1)), Some(t0 + ms(2)), "one of three: wait");
