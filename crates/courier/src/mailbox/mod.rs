@@ -248,6 +248,12 @@ impl Mailbox {
         self.shared.store.is_some()
     }
 
+    /// Whether a durable message sent now would likely be written on the sender's
+    /// thread ([`store::GroupCommit::idle`]).
+    pub(crate) fn store_idle(&self) -> bool {
+        self.shared.store.as_ref().is_some_and(|group| group.idle())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         lock(&self.shared.state)
     }

@@ -161,13 +161,17 @@ impl PostOffice {
         };
         match args.mode {
             SendMode::Async => reply(Status::Ok, mailbox.post(id, source, body, None), String::new()),
-            // A durable send's message may be written on this thread (when it would be
-            // alone in its round, `GroupCommit::append_here`): first the call takes a
-            // task of its own, so that the connection goes on reading its other calls,
-            // whose messages then share the next round.
+            // A durable send's message that would be alone in its round is written on
+            // this thread (`GroupCommit::append_here`), once the call has a task of its
+            // own: the connection goes on reading its other calls meanwhile, whose
+            // messages then share the next round. Under load (a round being written or
+            // gathering) it goes to the committer at once.
             SendMode::Durable => match async {
-                tokio::task::yield_now().await;
-                mailbox.persist(id, source, body, true).await
+                let here = mailbox.store_idle();
+                if here {
+                    tokio::task::yield_now().await;
+                }
+                mailbox.persist(id, source, body, here).await
             }
             .await
             {

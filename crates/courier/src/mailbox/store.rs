@@ -344,6 +344,15 @@ impl GroupCommit {
         &self.store
     }
 
+    /// Whether an append now would likely be alone in its round, and so written by
+    /// [`GroupCommit::append_here`] on the caller's thread: no round is being written,
+    /// none is pending, and the last had at most one append. A hint: by the time the
+    /// caller appends, that may have changed.
+    pub fn idle(&self) -> bool {
+        let pending = lock(&self.pending.0);
+        !pending.writing && pending.records.is_empty() && pending.last_round <= 1
+    }
+
     /// Persists `record`; returns once it is on disk. Call within a tokio runtime.
     pub async fn append(&self, record: Record) -> io::Result<()> {
         self.queue_append(record).await
