@@ -115,7 +115,10 @@ mod tests {
         let length = Duration::from_millis(400);
         let iterative = measure(ServerModel::Iterative, false, length).await.unwrap();
         let concurrent = measure(ServerModel::Concurrent { limit: 1024 }, false, length).await.unwrap();
-        let pool = measure(ServerModel::ThreadPool { threads: 8 }, true, length).await.unwrap();
+        // Sixteen threads overlap up to sixteen blocked calls, the concurrent server's two
+        // workers two: 8× apart when the machine is idle, still well over 3× when other
+        // tests load it (eight threads, 4× apart, measured 2.8× so).
+        let pool = measure(ServerModel::ThreadPool { threads: 16 }, true, length).await.unwrap();
         let blocked = measure(ServerModel::Concurrent { limit: 1024 }, true, length).await.unwrap();
         // Iterative: at most one call per WORK.
         assert!(iterative.per_second <= 1.1 / WORK.as_secs_f64(), "iterative: {:.0}/s", iterative.per_second);
