@@ -11,6 +11,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+mod slow_store;
+
 use bytes::Bytes;
 use courier::mailbox::store::{FjallStore, GroupCommit, Record, Store};
 
@@ -233,22 +235,6 @@ async fn a_batch_acknowledgement_forgets_its_messages_in_one_commit(backend: &dy
     assert_eq!(mailbox.depth(), (0, 0));
 }
 
-/// A store whose commits take a while, as a slow disk's.
-struct Slow(Arc<dyn Store>, std::time::Duration);
-
-impl Store for Slow {
-    fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> std::io::Result<()> {
-        std::thread::sleep(self.1);
-        self.0.commit(records, removals)
-    }
-    fn load(&self, mailbox: &str) -> std::io::Result<Vec<Record>> {
-        self.0.load(mailbox)
-    }
-    fn mailboxes(&self) -> std::io::Result<Vec<String>> {
-        self.0.mailboxes()
-    }
-}
-
 /// A durable send whose caller stops waiting while its message is being written: the
 /// message, which may be on disk, is admitted once written (not lost from the queue
 /// while it waits in the store), and its room is not lost either.
@@ -258,7 +244,7 @@ fn a_durable_send_dropped_while_its_message_is_written_still_delivers_it() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let backend = Fjall::new();
     runtime.block_on(async {
-        let store: Arc<dyn Store> = Arc::new(Slow(backend.open(), std::time::Duration::from_millis(200)));
+        let store: Arc<dyn Store> = Arc::new(slow_store::Slow(backend.open(), std::time::Duration::from_millis(200)));
         let config = QueueConfig { capacity: 1, when_full: WhenFull::Reject, ..QueueConfig::default() };
         let mailbox = Mailbox::durable("slow", config, store.clone()).unwrap();
         let send = mailbox.send_durable("impatient", Bytes::from("written anyway"));

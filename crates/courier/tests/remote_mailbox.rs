@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod slow_store;
+
 use bytes::Bytes;
 use courier::mailbox::post_office::{PostOffice, PostOfficeConfig};
 use courier::mailbox::protocol::{self, MailboxRef};
@@ -374,27 +376,14 @@ async fn bad_input_gets_errors_and_other_clients_carry_on() {
     assert_eq!(office.list().await.unwrap().len(), 16);
 }
 
-/// A store whose commits take a while, as a slow disk's.
-struct Slow(Arc<dyn Store>);
-
-impl Store for Slow {
-    fn commit(&self, records: &[courier::mailbox::store::Record], removals: &[(String, u64)]) -> std::io::Result<()> {
-        std::thread::sleep(Duration::from_millis(100));
-        self.0.commit(records, removals)
-    }
-    fn load(&self, mailbox: &str) -> std::io::Result<Vec<courier::mailbox::store::Record>> {
-        self.0.load(mailbox)
-    }
-    fn mailboxes(&self) -> std::io::Result<Vec<String>> {
-        self.0.mailboxes()
-    }
-}
-
 /// A send's wait bounds its wait for room, not its sync: a durable send that asks not
 /// to wait at all (`wait_ms` 0) to a mailbox with room is persisted and answered OK.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_durable_send_that_does_not_wait_for_room_still_waits_for_its_sync() {
-    let store: Arc<dyn Store> = Arc::new(Slow(Arc::new(FjallStore::open(&scratch("no-wait")).unwrap())));
+    let store: Arc<dyn Store> = Arc::new(slow_store::Slow(
+        Arc::new(FjallStore::open(&scratch("no-wait")).unwrap()),
+        Duration::from_millis(100),
+    ));
     let node = Node::start(config(), Some(store)).await;
     let q = node.mailbox("q").await.with_wait(Duration::ZERO);
     q.send_durable("hasty", text("kept")).await.expect("persisted, not refused");

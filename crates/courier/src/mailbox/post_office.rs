@@ -166,18 +166,16 @@ impl PostOffice {
             // own: the connection goes on reading its other calls meanwhile, whose
             // messages then share the next round. Under load (a round being written or
             // gathering) it goes to the committer at once.
-            SendMode::Durable => match async {
+            SendMode::Durable => {
                 let here = mailbox.store_idle();
                 if here {
                     tokio::task::yield_now().await;
                 }
-                mailbox.persist(id, source, body, here).await
+                match mailbox.persist(id, source, body, here).await {
+                    Ok(id) => reply(Status::Ok, id, String::new()),
+                    Err(e) => reply(Status::StoreFailed, 0, e.to_string()),
+                }
             }
-            .await
-            {
-                Ok(id) => reply(Status::Ok, id, String::new()),
-                Err(e) => reply(Status::StoreFailed, 0, e.to_string()),
-            },
             SendMode::Sync => {
                 let (taken, waited) = tokio::sync::oneshot::channel();
                 mailbox.post(id, source, body, Some(taken));

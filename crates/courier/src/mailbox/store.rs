@@ -304,6 +304,13 @@ impl Pending {
         (short && now < until).then_some(until)
     }
 
+    /// Whether an append now would be alone in a round that starts at once: nobody is
+    /// writing one, nothing is pending, and the round would not hold for more (see
+    /// [`Pending::hold`]: it holds only after a round of more, for the gathering time).
+    fn lone(&self) -> bool {
+        !self.writing && self.records.is_empty() && (self.last_round <= 1 || self.gather.is_zero())
+    }
+
     /// Takes what the next round writes: its records, removals and waiters.
     fn take_round(&mut self) -> Round {
         self.oldest_removal = None;
@@ -344,13 +351,11 @@ impl GroupCommit {
         &self.store
     }
 
-    /// Whether an append now would likely be alone in its round, and so written by
-    /// [`GroupCommit::append_here`] on the caller's thread: no round is being written,
-    /// none is pending, and the last had at most one append. A hint: by the time the
-    /// caller appends, that may have changed.
+    /// Whether an append now would be alone in a round that starts at once, and so be
+    /// written by [`GroupCommit::append_here`] on the caller's thread. A hint: by the
+    /// time the caller appends, that may have changed.
     pub fn idle(&self) -> bool {
-        let pending = lock(&self.pending.0);
-        !pending.writing && pending.records.is_empty() && pending.last_round <= 1
+        lock(&self.pending.0).lone()
     }
 
     /// Persists `record`; returns once it is on disk. Call within a tokio runtime.
@@ -394,12 +399,12 @@ impl GroupCommit {
     fn queue(&self, here: bool, record: Record) -> Committed {
         let (done, committed) = oneshot::channel();
         let mut pending = lock(&self.pending.0);
+        let alone = pending.lone();
         let now = Instant::now();
         pending.records.push(record);
         pending.last_append = Some(now);
         pending.oldest_record.get_or_insert(now);
         pending.waiters.push(done);
-        let alone = pending.records.len() == 1 && !pending.writing && pending.hold(now).is_none();
         if here && alone && may_write_here() {
             pending.writing = true;
             let round = pending.take_round();
@@ -503,10 +508,9 @@ fn commit_all(store: &dyn Store, shared: &(Mutex<Pending>, Condvar)) {
             let mut pending = lock(pending);
             // Wait while a round is written on a sender's thread (at most a linger at a time: its
             // end wakes us only if something is left for us), or while this one holds.
-            while let Some(until) = match pending.writing {
-                true => Some(Instant::now() + pending.linger),
-                false => pending.hold(Instant::now()),
-            } {
+            while let Some(until) =
+                if pending.writing { Some(Instant::now() + pending.linger) } else { pending.hold(Instant::now()) }
+            {
                 let wait = until.saturating_duration_since(Instant::now());
                 pending.holding = true;
                 pending = arrived.wait_timeout(pending, wait).unwrap_or_else(|e| e.into_inner()).0;
