@@ -37,6 +37,11 @@ pub struct Args {
     /// How long to measure each combination, in seconds.
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
+    /// Microseconds each caller pauses between a reply and its next call, on a thread
+    /// of the blocking pool, so that client and node go idle as they would while a disk
+    /// syncs (a durable send's wait); the pause is not in the latencies.
+    #[arg(long, value_name = "MICROSECONDS", default_value_t = 0)]
+    pause: u64,
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -55,6 +60,7 @@ struct Row {
     transport: String,
     size: usize,
     in_flight: usize,
+    pause_us: u64,
     calls: usize,
     calls_per_second: f64,
     p50_us: f64,
@@ -80,21 +86,25 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let node_pid = node.as_ref().and_then(tokio::process::Child::id);
     let transport = endpoint.to_string().split("://").next().unwrap_or("?").to_owned();
     let mut rows = Vec::new();
+    if args.pause > 0 {
+        println!("each caller pauses {} µs after each reply (not in the latencies)", args.pause);
+    }
     println!(
         "{:<6} {:>8} {:>9} {:>10} {:>12} {:>10} {:>10} {:>8}",
         "proto", "size", "in flight", "calls", "calls/s", "p50 µs", "p99 µs", "cpu µs"
     );
     for &size in &args.size {
         for &in_flight in &args.in_flight {
-            let length = Duration::from_secs_f64(args.seconds);
+            let shape = Shape {
+                size,
+                in_flight: in_flight.max(1),
+                pause: Duration::from_micros(args.pause),
+                length: Duration::from_secs_f64(args.seconds),
+            };
             // Measured on a worker thread of the runtime, as a server's or an
             // application's tasks run, not on the thread blocked in `main`.
             let (endpoint, transport) = (endpoint.clone(), transport.clone());
-            let row =
-                tokio::spawn(
-                    async move { measure(&endpoint, &transport, size, in_flight.max(1), length, node_pid).await },
-                )
-                .await??;
+            let row = tokio::spawn(async move { measure(&endpoint, &transport, shape, node_pid).await }).await??;
             println!(
                 "{:<6} {:>8} {:>9} {:>10} {:>12.0} {:>10.1} {:>10.1} {:>8}",
                 row.transport,
@@ -142,15 +152,18 @@ pub async fn start_node(
     bail!("the node did not listen on {transport}")
 }
 
-/// Runs ECHO calls of `size` bytes, `in_flight` at a time, for `length`.
-async fn measure(
-    endpoint: &Endpoint,
-    transport: &str,
+/// What one measurement calls: ECHO calls of `size` bytes, `in_flight` at a time, each
+/// caller pausing `pause` after each reply, for `length`.
+struct Shape {
     size: usize,
     in_flight: usize,
+    pause: Duration,
     length: Duration,
-    node: Option<u32>,
-) -> anyhow::Result<Row> {
+}
+
+/// Runs the calls of `shape` against `endpoint`.
+async fn measure(endpoint: &Endpoint, transport: &str, shape: Shape, node: Option<u32>) -> anyhow::Result<Row> {
+    let Shape { size, in_flight, pause, length } = shape;
     let client = Client::connect(endpoint, ClientConfig::default()).await?;
     let payload = Opaque::from(vec![0x5a; size]);
     // Open the session before measuring.
@@ -168,7 +181,12 @@ async fn measure(
                 let back: Opaque =
                     client.call(courier::diag::PROGRAM, courier::diag::VERSION, courier::diag::ECHO, payload).await?;
                 anyhow::ensure!(back.len() == payload.len(), "the echo came back with {} bytes", back.len());
-                Ok(t.elapsed())
+                let took = t.elapsed();
+                if !pause.is_zero() {
+                    // tokio's timers count milliseconds: a thread sleeps the microseconds.
+                    tokio::task::spawn_blocking(move || std::thread::sleep(pause)).await?;
+                }
+                Ok(took)
             }
         })
         .buffer_unordered(in_flight)
@@ -185,6 +203,7 @@ async fn measure(
         transport: transport.to_owned(),
         size,
         in_flight,
+        pause_us: pause.as_micros() as u64,
         calls: sorted.len(),
         calls_per_second: sorted.len() as f64 / elapsed.as_secs_f64(),
         p50_us: percentile(0.5),

@@ -212,6 +212,28 @@ fn bench_measures_a_node_it_starts_and_writes_json() {
     let _ = std::fs::remove_file(json);
 }
 
+#[test]
+fn bench_pauses_between_calls_outside_the_latencies() {
+    let json = std::env::temp_dir().join(format!("courier-bench-pause-{}.json", std::process::id()));
+    let args = ["bench", "--in-flight", "1", "--pause", "20000", "--seconds", "0.3", "--json"];
+    let out = Command::new(COURIER).args(args).arg(&json).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && table.contains("pauses 20000 µs"),
+        "{table}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let row = &rows[0];
+    assert_eq!(row["pause_us"], 20_000);
+    // One call per 20 ms at most (the last may start just before the end), and the calls
+    // themselves take far less than their pauses.
+    let calls = row["calls"].as_u64().unwrap();
+    assert!((1..=16).contains(&calls), "{row}");
+    assert!(row["p50_us"].as_f64().unwrap() < 20_000.0, "{row}");
+    let _ = std::fs::remove_file(json);
+}
+
 /// Starts `courier serve --listen ADDR` and returns it with the TCP port it bound.
 fn serve_on(addr: &str) -> (Child, u16) {
     let mut child = Command::new(COURIER)
