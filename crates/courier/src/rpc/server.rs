@@ -869,24 +869,31 @@ impl Server {
             let (call, responder) = request.into_parts();
             let xid = call.header.xid;
             let deadline = call.deadline;
-            // A procedure that panics answers SYSTEM_ERR; the server goes on.
-            let run = AssertUnwindSafe(server.dispatch(call)).catch_unwind().map(|result| {
-                result.unwrap_or_else(|_| {
-                    tracing::error!(xid, "procedure panicked; answering SYSTEM_ERR");
-                    Err(Fault::SystemErr)
-                })
-            });
-            let outcome = match deadline {
-                Some(deadline) if deadline <= std::time::Instant::now() => Err(Fault::Silent),
-                Some(deadline) => tokio::time::timeout_at(deadline.into(), run).await.unwrap_or_else(|_| {
-                    tracing::debug!(xid, "the caller's deadline passed; procedure cancelled");
-                    Err(Fault::Silent)
-                }),
-                None => run.await,
-            };
+            // Boxed: this future is moved (copied) whole several times on its way into a
+            // task, and the procedure's state and its timer would make it kilobytes.
+            let outcome = async move {
+                // A procedure that panics answers SYSTEM_ERR; the server goes on.
+                let run = AssertUnwindSafe(server.dispatch(call)).catch_unwind().map(|result| {
+                    result.unwrap_or_else(|_| {
+                        tracing::error!(xid, "procedure panicked; answering SYSTEM_ERR");
+                        Err(Fault::SystemErr)
+                    })
+                });
+                match deadline {
+                    Some(deadline) if deadline <= std::time::Instant::now() => Err(Fault::Silent),
+                    Some(deadline) => tokio::time::timeout_at(deadline.into(), run).await.unwrap_or_else(|_| {
+                        tracing::debug!(xid, "the caller's deadline passed; procedure cancelled");
+                        Err(Fault::Silent)
+                    }),
+                    None => run.await,
+                }
+            }
+            .boxed()
+            .await;
             let waiters = history.map(|history| history.complete(&outcome)).unwrap_or_default();
             for (waiter, xid) in waiters {
-                waiter.send(xid, outcome.clone()).await;
+                // Boxed too: duplicates that waited are rare, their sends large.
+                waiter.send(xid, outcome.clone()).boxed().await;
             }
             Finished { responder, xid, outcome, _places: (permit, Some(running)) }
         };
