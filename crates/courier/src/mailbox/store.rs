@@ -173,7 +173,10 @@ impl FjallStore {
 impl Store for FjallStore {
     fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> io::Result<()> {
         self.with(|db| {
-            let mut batch = db.db.batch().durability(Some(fjall::PersistMode::SyncData));
+            // Sized at once: a round of a few hundred grown item by item reallocates
+            // (and touches fresh pages) as it goes.
+            let mut batch = fjall::OwnedWriteBatch::with_capacity(db.db.clone(), records.len() + removals.len())
+                .durability(Some(fjall::PersistMode::SyncData));
             for r in records {
                 let mut value = Vec::with_capacity(2 + r.source.len() + r.body.len());
                 put_string(&mut value, &r.source, "source")?;

@@ -318,16 +318,28 @@ enum ReplyTo {
 impl ReplyTo {
     /// Encodes and sends a reply. A client that has gone away loses its reply, nothing
     /// else.
+    ///
+    /// Almost always there is room at once: a connection's calls in flight are bounded
+    /// by its queue's room, and a socket is mostly writable. Only the rare wait is a
+    /// future of its own (boxed), so that the future of every reply, which moves whole
+    /// into a task, stays small.
     async fn send(&self, header: ReplyHeader, results: Bytes) {
         match self {
             ReplyTo::Stream { tx, max_fragment } => {
-                let _ = tx.send(stream_message(&header, results, *max_fragment)).await;
+                let message = stream_message(&header, results, *max_fragment);
+                if let Err(mpsc::error::TrySendError::Full(message)) = tx.try_send(message) {
+                    let _ = tx.send(message).boxed().await;
+                }
             }
             ReplyTo::Datagram { socket, to } => {
                 let mut buf = BytesMut::with_capacity(64 + results.len());
                 header.encode(&mut buf);
                 buf.extend_from_slice(&results);
-                if let Err(e) = socket.send_to(&buf, to).await {
+                let sent = match socket.try_send_to(&buf, *to) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.send_to(&buf, to).boxed().await,
+                    sent => sent,
+                };
+                if let Err(e) = sent {
                     tracing::debug!(peer = %to, error = %e, "reply datagram not sent");
                 }
             }
@@ -910,7 +922,9 @@ impl Server {
                 match std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx))).await {
                     std::task::Poll::Ready(finished) => Some(finished),
                     std::task::Poll::Pending => {
-                        tokio::spawn(async move { work.await.send().await });
+                        // The reply's future boxed as well: the task's own future, copied
+                        // whole into the task, is then two pointers.
+                        tokio::spawn(async move { work.await.send().boxed().await });
                         None
                     }
                 }
