@@ -277,7 +277,7 @@ impl Client {
     /// waits for the reply; returns the encoded results of a successful call, or the
     /// status the server answered with.
     pub async fn do_operation(&self, call: ProcId, args: Bytes, opts: &CallOptions) -> Result<Bytes, CallError> {
-        self.inner.clone().exchange(call, opts, |_| Ok(()), args).await
+        Box::pin(self.inner.clone().exchange(call, opts, |_| Ok(()), args)).await
     }
 
     /// Calls a procedure with typed arguments and results, encoding the arguments once,
@@ -297,7 +297,10 @@ impl Client {
         R: DeserializeOwned,
     {
         let encode = |buf: &mut BytesMut| courier_xdr::serialize_into(buf, args);
-        let results = self.inner.clone().exchange(call, opts, encode, Bytes::new()).await?;
+        // Boxed: the exchange's state (sessions, resends, timers) is ~2 KB, and every
+        // future that awaits a call (stubs, the caller's own) would carry it inline and
+        // copy it whenever it moves.
+        let results = Box::pin(self.inner.clone().exchange(call, opts, encode, Bytes::new())).await?;
         courier_xdr::from_bytes(results).map_err(|source| CallError::Decode {
             peer: self.inner.peer.clone(),
             call,
