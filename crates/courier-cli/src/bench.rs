@@ -37,9 +37,10 @@ pub struct Args {
     /// How long to measure each combination, in seconds.
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
-    /// Microseconds each caller pauses between a reply and its next call, on a thread
-    /// of the blocking pool, so that client and node go idle as they would while a disk
-    /// syncs (a durable send's wait); the pause is not in the latencies.
+    /// Microseconds (at least: the sleep overshoots by the timer's slack) each caller
+    /// pauses between a reply and its next call, on a thread of the blocking pool, so
+    /// that client and node go idle as they would while a disk syncs (a durable send's
+    /// wait); the pause is not in the latencies, its thread hand-off is in `cpu µs`.
     #[arg(long, value_name = "MICROSECONDS", default_value_t = 0)]
     pause: u64,
     /// Also write the results as JSON to this file.
@@ -60,6 +61,7 @@ struct Row {
     transport: String,
     size: usize,
     in_flight: usize,
+    /// How long each caller paused after each reply (`--pause`).
     pause_us: u64,
     calls: usize,
     calls_per_second: f64,
@@ -182,7 +184,7 @@ async fn measure(endpoint: &Endpoint, transport: &str, shape: Shape, node: Optio
                     client.call(courier::diag::PROGRAM, courier::diag::VERSION, courier::diag::ECHO, payload).await?;
                 anyhow::ensure!(back.len() == payload.len(), "the echo came back with {} bytes", back.len());
                 let took = t.elapsed();
-                if !pause.is_zero() {
+                if !pause.is_zero() && Instant::now() < deadline {
                     // tokio's timers count milliseconds: a thread sleeps the microseconds.
                     tokio::task::spawn_blocking(move || std::thread::sleep(pause)).await?;
                 }

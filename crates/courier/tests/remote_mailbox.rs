@@ -432,3 +432,19 @@ async fn before_ack(node: &Node, receipt: courier::mailbox::Receipt) -> bool {
     let reply: protocol::SettleReply = client.call_with(call, &args, &Default::default()).await.unwrap();
     reply.settled
 }
+
+/// The futures of remote calls stay small: a call's exchange with the node (sessions,
+/// resends, timers) is boxed, not carried — and copied whenever it moves — by every
+/// future that awaits a call. (Unboxed, a send's future was 1 984 bytes.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_futures_of_remote_calls_are_small() {
+    let node = Node::start(config(), None).await;
+    let mailbox = node.mailbox("small").await;
+    let send = mailbox.send("me", text("hello"));
+    let receive = mailbox.receive_batch(None, 8, Duration::from_millis(10));
+    let sizes = [std::mem::size_of_val(&send), std::mem::size_of_val(&receive)];
+    assert!(sizes.iter().all(|&size| size < 1024), "send, receive_batch: {sizes:?} bytes");
+    // And they still work.
+    send.await.unwrap();
+    assert_eq!(receive.await.unwrap().len(), 1);
+}

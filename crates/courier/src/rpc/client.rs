@@ -277,6 +277,7 @@ impl Client {
     /// waits for the reply; returns the encoded results of a successful call, or the
     /// status the server answered with.
     pub async fn do_operation(&self, call: ProcId, args: Bytes, opts: &CallOptions) -> Result<Bytes, CallError> {
+        // Boxed, as in `call_with`.
         Box::pin(self.inner.clone().exchange(call, opts, |_| Ok(()), args)).await
     }
 

@@ -319,10 +319,10 @@ impl ReplyTo {
     /// Encodes and sends a reply. A client that has gone away loses its reply, nothing
     /// else.
     ///
-    /// Almost always there is room at once: a connection's calls in flight are bounded
-    /// by its queue's room, and a socket is mostly writable. Only the rare wait is a
-    /// future of its own (boxed), so that the future of every reply, which moves whole
-    /// into a task, stays small.
+    /// Almost always there is room at once: a served connection takes no more calls
+    /// than its queue has room for replies (only duplicates' replies come beyond), and a
+    /// socket is mostly writable. Only the rare wait is a future of its own (boxed), so
+    /// that the future of every reply, which moves whole into a task, stays small.
     async fn send(&self, header: ReplyHeader, results: Bytes) {
         match self {
             ReplyTo::Stream { tx, max_fragment } => {
@@ -904,7 +904,8 @@ impl Server {
             .await;
             let waiters = history.map(|history| history.complete(&outcome)).unwrap_or_default();
             for (waiter, xid) in waiters {
-                // Boxed too: duplicates that waited are rare, their sends large.
+                // Boxed: duplicates that waited are rare, and this future's size would
+                // be carried by every call's.
                 waiter.send(xid, outcome.clone()).boxed().await;
             }
             Finished { responder, xid, outcome, _places: (permit, Some(running)) }
@@ -923,7 +924,7 @@ impl Server {
                     std::task::Poll::Ready(finished) => Some(finished),
                     std::task::Poll::Pending => {
                         // The reply's future boxed as well: the task's own future, copied
-                        // whole into the task, is then two pointers.
+                        // whole into the task, is then little more than two boxes.
                         tokio::spawn(async move { work.await.send().boxed().await });
                         None
                     }
