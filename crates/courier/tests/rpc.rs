@@ -281,6 +281,47 @@ async fn get_request_and_send_reply_serve_a_connection_by_hand() {
     assert_eq!(served.load(Ordering::Relaxed), 10);
 }
 
+/// A connection's queue of replies has room for as many calls as it takes in flight
+/// (one here); a hand-written server that answers more at once waits for room instead
+/// of losing them. On one thread the queue's writer cannot run between the answers, so
+/// every answer after the first finds the queue full.
+#[tokio::test]
+async fn replies_beyond_the_queue_wait_for_room_and_all_arrive() {
+    use courier::rpc::StreamEndpoint;
+    use courier::transport::Peer;
+    const CALLS: u32 = 8;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (stream, peer) = listener.accept().await.unwrap();
+        let (r, w) = stream.into_split();
+        let config = ServerConfig { max_in_flight: 1, ..ServerConfig::default() };
+        let mut endpoint = StreamEndpoint::new(r, w, Peer::Tcp(peer), &config);
+        let mut held = Vec::new();
+        while let Some(request) = endpoint.get_request().await.unwrap() {
+            if request.call.header.proc == 0 {
+                request.send_reply(Ok(Bytes::new())).await;
+                continue;
+            }
+            held.push(request);
+            if held.len() as u32 == CALLS {
+                for request in held.drain(..) {
+                    let n: u32 = request.call.args().unwrap();
+                    request.send_reply(courier::rpc::encode_results(&(n * 2))).await;
+                }
+            }
+        }
+    });
+    let client = Client::connect(&Endpoint::Tcp(addr), ClientConfig::default()).await.unwrap();
+    let options = CallOptions { timeout: Some(Duration::from_secs(5)), ..CallOptions::default() };
+    let calls = (0..CALLS).map(|n| {
+        let (client, options) = (&client, &options);
+        async move { client.call_with::<_, u32>(ProcId { prog: 1, vers: 1, proc: 1 }, &n, options).await }
+    });
+    let doubled: Vec<u32> = futures_util::future::join_all(calls).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(doubled, (0..CALLS).map(|n| n * 2).collect::<Vec<_>>());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_clients_are_served_concurrently() {
     for endpoint in ["tcp://127.0.0.1:0", "udp://127.0.0.1:0"] {
