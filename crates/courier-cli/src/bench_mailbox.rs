@@ -4,8 +4,10 @@
 //! request-reply, and the disk's own floor (a 4 KiB append + fdatasync loop) — with 1, 16
 //! and 256 concurrent senders. Each run has senders sending for the given time while
 //! receivers take and acknowledge what comes (courier's in batches of up to `--batch`,
-//! JetStream's through its pull consumer, which fetches in batches too); it reports messages sent (acknowledged by
-//! the server) and received per second, and the senders' latency percentiles.
+//! JetStream's through its pull consumer, which fetches in batches too); the systems take
+//! turns in slices (`--rounds`), the floor among them, so that the machine's drift falls
+//! on all alike. It reports messages sent (acknowledged by the server) and received per
+//! second, and the senders' latency percentiles.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,12 @@ pub struct Args {
     /// How long to measure each combination, in seconds.
     #[arg(long, default_value_t = 2.0)]
     seconds: f64,
+    /// In how many slices each combination is measured: the systems take turns, a slice
+    /// each, so that the machine's drift (this VM's disk moves by ±20 % within seconds)
+    /// falls on all of them alike; the disk's floor takes its turns among the first
+    /// senders count's.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
     /// Where the node keeps its store, and where the fdatasync floor is measured (the
     /// same disk); default: a new directory in the system's temporary directory.
     #[arg(long, value_name = "DIR")]
@@ -69,7 +77,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.seconds > 0.0 && args.seconds.is_finite()) {
         bail!("--seconds must be a positive number");
     }
-    let length = Duration::from_secs_f64(args.seconds);
+    let slice = Duration::from_secs_f64(args.seconds) / args.rounds;
     let data = match &args.data {
         Some(dir) => dir.clone(),
         None => std::env::temp_dir().join(format!("courier-bench-mailbox-{}", std::process::id())),
@@ -89,10 +97,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         "system", "senders", "sent/s", "received/s", "p50 µs", "p99 µs"
     );
 
-    let floor = fdatasync_floor(&data.join("floor.bin"), length)?;
-    rows.push(floor);
-    print(&rows[0]);
-
+    let floor_path = data.join("floor.bin");
+    let mut floor = Some(std::fs::OpenOptions::new().create(true).truncate(true).write(true).open(&floor_path)?);
     let node_dir = data.join("node");
     let extra = ["--mailbox-capacity".as_ref(), "1000000".as_ref(), "--data".as_ref(), node_dir.as_os_str()];
     let (node_endpoint, _node) = crate::bench::start_node("tcp", &extra).await?;
@@ -115,6 +121,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     for &senders in &args.senders {
         let senders = senders.max(1);
+        let mut totals: Vec<(&'static str, usize, Measured)> = Vec::new();
         // Senders and receivers are different parties, with connections of their own: a
         // node serves at most 128 calls of one connection at once, so senders share a
         // connection by SENDERS_PER_CONNECTION, and all of them are in flight.
@@ -123,22 +130,32 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             senders_offices.push(MailboxClient::connect(node_addr).await?);
         }
         let receivers_office = MailboxClient::connect(node_addr).await?;
-        for (system, durable) in [("courier durable", true), ("courier", false)] {
-            let name = format!("bench-{system}-{senders}").replace(' ', "-");
-            let sending = senders_offices.iter().map(|office| office.mailbox(&name)).collect::<Result<Vec<_>, _>>()?;
-            let mailboxes = (sending, receivers_office.mailbox(&name)?);
-            let parties = (senders, args.receivers);
-            let run = courier_run(system, mailboxes, (durable, args.batch.max(1)), parties, body.clone(), length);
-            let row = tokio::spawn(run).await??;
-            print(&row);
-            rows.push(row);
+        for _ in 0..args.rounds {
+            if let Some(file) = &mut floor {
+                add(&mut totals, ("fdatasync 4 KiB", 1), fdatasync_floor(file, slice)?);
+            }
+            for (system, durable) in [("courier durable", true), ("courier", false)] {
+                let name = format!("bench-{system}-{senders}").replace(' ', "-");
+                let sending =
+                    senders_offices.iter().map(|office| office.mailbox(&name)).collect::<Result<Vec<_>, _>>()?;
+                let mailboxes = (sending, receivers_office.mailbox(&name)?);
+                let parties = (senders, args.receivers);
+                let run = courier_run(mailboxes, (durable, args.batch.max(1)), parties, body.clone(), slice);
+                add(&mut totals, (system, senders), tokio::spawn(run).await??);
+            }
+            if let Some(nats) = &nats {
+                let run = jetstream_run(nats.clone(), (senders, args.receivers), body.clone(), slice);
+                add(&mut totals, ("jetstream", senders), tokio::spawn(run).await??);
+                let run = nats_core_run(nats.clone(), senders, body.clone(), slice);
+                add(&mut totals, ("nats core req-rep", senders), tokio::spawn(run).await??);
+            }
         }
-        if let Some(nats) = &nats {
-            let row =
-                tokio::spawn(jetstream_run(nats.clone(), (senders, args.receivers), body.clone(), length)).await??;
-            print(&row);
-            rows.push(row);
-            let row = tokio::spawn(nats_core_run(nats.clone(), senders, body.clone(), length)).await??;
+        // The floor took its turns among the first senders count's only.
+        if floor.take().is_some() {
+            let _ = std::fs::remove_file(&floor_path);
+        }
+        for (system, senders, measured) in totals {
+            let row = Row::new(system, senders, measured);
             print(&row);
             rows.push(row);
         }
@@ -153,9 +170,33 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The disk's floor: 4 KiB appended and fdatasync'd, one after the other, for `length`.
-fn fdatasync_floor(path: &Path, length: Duration) -> anyhow::Result<Row> {
-    let mut file = std::fs::OpenOptions::new().create(true).truncate(true).write(true).open(path)?;
+/// What a system's slices measured together: its senders' latencies, the time they
+/// took, and how many messages its receivers took.
+#[derive(Default)]
+struct Measured {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+    received: usize,
+}
+
+/// Adds a slice to the totals of `system` with `senders`.
+fn add(totals: &mut Vec<(&'static str, usize, Measured)>, (system, senders): (&'static str, usize), slice: Measured) {
+    let at = match totals.iter().position(|(s, n, _)| (*s, *n) == (system, senders)) {
+        Some(at) => at,
+        None => {
+            totals.push((system, senders, Measured::default()));
+            totals.len() - 1
+        }
+    };
+    let total = &mut totals[at].2;
+    total.latencies.extend(slice.latencies);
+    total.elapsed += slice.elapsed;
+    total.received += slice.received;
+}
+
+/// The disk's floor: 4 KiB appended to `file` and fdatasync'd, one after the other, for
+/// `length`.
+fn fdatasync_floor(file: &mut std::fs::File, length: Duration) -> anyhow::Result<Measured> {
     let block = [0x66u8; 4096];
     let mut latencies = Vec::new();
     let start = Instant::now();
@@ -165,16 +206,14 @@ fn fdatasync_floor(path: &Path, length: Duration) -> anyhow::Result<Row> {
         file.sync_data()?;
         latencies.push(t.elapsed());
     }
-    let elapsed = start.elapsed();
-    let _ = std::fs::remove_file(path);
-    let count = latencies.len();
-    Ok(Row::new("fdatasync 4 KiB", 1, latencies, elapsed, count))
+    let received = latencies.len();
+    Ok(Measured { latencies, elapsed: start.elapsed(), received })
 }
 
 impl Row {
-    /// A row of `count` messages received in a run of `elapsed` whose sends took
-    /// `latencies`.
-    fn new(system: &'static str, senders: usize, mut latencies: Vec<Duration>, elapsed: Duration, count: usize) -> Row {
+    /// The row of what `system` with `senders` measured.
+    fn new(system: &'static str, senders: usize, measured: Measured) -> Row {
+        let Measured { mut latencies, elapsed, received: count } = measured;
         latencies.sort_unstable();
         let per_second = |n: usize| n as f64 / elapsed.as_secs_f64();
         Row {
@@ -189,14 +228,13 @@ impl Row {
 }
 
 /// Runs `senders` loops of `send` for `length` while `receivers` loops of `receive` take
-/// what comes; `receive` returns how many messages it got. Returns the run's row.
+/// what comes; `receive` returns how many messages it got.
 async fn drive<S, SF, R, RF>(
-    system: &'static str,
     (senders, receivers): (usize, usize),
     length: Duration,
     send: S,
     receive: R,
-) -> anyhow::Result<Row>
+) -> anyhow::Result<Measured>
 where
     S: Fn(usize) -> SF + Clone + Send + 'static,
     SF: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -241,17 +279,16 @@ where
     for r in receivers {
         r.abort();
     }
-    Ok(Row::new(system, senders, latencies, elapsed, received))
+    Ok(Measured { latencies, elapsed, received })
 }
 
 async fn courier_run(
-    system: &'static str,
     (senders, mailbox): (Vec<RemoteMailbox>, RemoteMailbox),
     (durable, batch): (bool, u32),
     parties: (usize, usize),
     body: Bytes,
     length: Duration,
-) -> anyhow::Result<Row> {
+) -> anyhow::Result<Measured> {
     let send = move |sender: usize| {
         let (mailbox, body) = (senders[sender / SENDERS_PER_CONNECTION].clone(), body.clone());
         async move {
@@ -277,7 +314,7 @@ async fn courier_run(
             Ok(mailbox.ack_batch(&receipts).await?.into_iter().filter(|&settled| settled).count())
         }
     };
-    drive(system, parties, length, send, receive).await
+    drive(parties, length, send, receive).await
 }
 
 async fn jetstream_run(
@@ -285,7 +322,7 @@ async fn jetstream_run(
     parties: (usize, usize),
     body: Bytes,
     length: Duration,
-) -> anyhow::Result<Row> {
+) -> anyhow::Result<Measured> {
     let senders = parties.0;
     use async_nats::jetstream::{self, consumer, stream};
     let js = jetstream::new(nats);
@@ -336,12 +373,17 @@ async fn jetstream_run(
             }
         }
     };
-    let row = drive("jetstream", parties, length, send, receive).await;
+    let measured = drive(parties, length, send, receive).await;
     let _ = js.delete_stream(&name).await;
-    row
+    measured
 }
 
-async fn nats_core_run(nats: async_nats::Client, senders: usize, body: Bytes, length: Duration) -> anyhow::Result<Row> {
+async fn nats_core_run(
+    nats: async_nats::Client,
+    senders: usize,
+    body: Bytes,
+    length: Duration,
+) -> anyhow::Result<Measured> {
     let subject = format!("bench.core.{senders}");
     let mut requests = nats.subscribe(subject.clone()).await?;
     let responder = tokio::spawn({
@@ -364,9 +406,9 @@ async fn nats_core_run(nats: async_nats::Client, senders: usize, body: Bytes, le
     };
     // The responder is the receiver (every answered request was received): no receivers.
     let receive = || async { Ok(0) };
-    let row = drive("nats core req-rep", (senders, 0), length, send, receive).await;
+    let measured = drive((senders, 0), length, send, receive).await;
     responder.abort();
-    row.map(|row| Row { received_per_second: row.sent_per_second, ..row })
+    measured.map(|m| Measured { received: m.latencies.len(), ..m })
 }
 
 /// Starts `nats-server -js` on a free loopback port with its store in `dir`.

@@ -234,6 +234,34 @@ fn bench_pauses_between_calls_outside_the_latencies() {
     let _ = std::fs::remove_file(json);
 }
 
+#[test]
+fn bench_mailbox_measures_every_system_in_turns_and_writes_json() {
+    let json = std::env::temp_dir().join(format!("courier-bench-mailbox-test-{}.json", std::process::id()));
+    let args = ["bench", "mailbox", "--senders", "1,3", "--receivers", "2", "--seconds", "0.4", "--rounds", "2"];
+    let out = Command::new(COURIER).args(args).arg("--json").arg(&json).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{table}{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(json);
+    let nats = Command::new("nats-server").arg("--version").output().is_ok_and(|o| o.status.success());
+    let mut expected = vec![("fdatasync 4 KiB", 1)];
+    for senders in [1, 3] {
+        expected.extend([("courier durable", senders), ("courier", senders)]);
+        if nats {
+            expected.extend([("jetstream", senders), ("nats core req-rep", senders)]);
+        }
+    }
+    let measured: Vec<(&str, u64)> =
+        rows.iter().map(|row| (row["system"].as_str().unwrap(), row["senders"].as_u64().unwrap())).collect();
+    assert_eq!(measured, expected.iter().map(|&(s, n)| (s, n as u64)).collect::<Vec<_>>(), "{table}");
+    for row in &rows {
+        let (sent, received) = (row["sent_per_second"].as_f64().unwrap(), row["received_per_second"].as_f64().unwrap());
+        // Every system sent, and nobody received more than was sent.
+        assert!(sent > 0.0 && received <= sent, "{row}");
+        assert!(row["send_p99_us"].as_f64().unwrap() >= row["send_p50_us"].as_f64().unwrap(), "{row}");
+    }
+}
+
 /// Starts `courier serve --listen ADDR` and returns it with the TCP port it bound.
 fn serve_on(addr: &str) -> (Child, u16) {
     let mut child = Command::new(COURIER)
