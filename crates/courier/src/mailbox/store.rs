@@ -14,7 +14,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -409,11 +409,7 @@ impl GroupCommit {
         pending.oldest_record.get_or_insert(now);
         pending.waiters.push(done);
         if here && alone && may_write_here() {
-            pending.writing = true;
-            let round = pending.take_round();
-            drop(pending);
-            let took = write_round(&*self.store, round);
-            end_round(&self.pending, took);
+            write_round(&*self.store, &self.pending, pending);
         } else {
             self.hand_on(pending);
         }
@@ -423,7 +419,7 @@ impl GroupCommit {
     /// Leaves what is pending to the committer: starts it if none runs, or wakes it if
     /// it holds a round that an append may have made ready (not for a removal, which
     /// waits for an append or the deadline the committer holds to).
-    fn hand_on(&self, mut pending: std::sync::MutexGuard<'_, Pending>) {
+    fn hand_on(&self, mut pending: MutexGuard<'_, Pending>) {
         let start = !std::mem::replace(&mut pending.committing, true);
         let wake = pending.holding && pending.oldest_record.is_some();
         drop(pending);
@@ -450,8 +446,14 @@ fn may_write_here() -> bool {
 /// What a round writes: its records, removals, and who waits for it.
 type Round = (Vec<Record>, Vec<(String, u64)>, Vec<Waiter>);
 
-/// Commits a round and tells its waiters; returns how long the commit took.
-fn write_round(store: &dyn Store, (records, mut removals, waiters): Round) -> Duration {
+/// Writes the next round — what `pending` (the locked state of `shared`) holds — on this
+/// thread, nobody else writing meanwhile, and tells its waiters; then sets the next
+/// rounds' gathering time by how long it took, lets others write, and wakes a committer
+/// waiting for that.
+fn write_round(store: &dyn Store, shared: &(Mutex<Pending>, Condvar), mut pending: MutexGuard<'_, Pending>) {
+    pending.writing = true;
+    let (records, mut removals, waiters) = pending.take_round();
+    drop(pending);
     removals.sort();
     let started = Instant::now();
     let result = store.commit(&records, &removals).map_err(|e| e.to_string());
@@ -459,12 +461,7 @@ fn write_round(store: &dyn Store, (records, mut removals, waiters): Round) -> Du
     for waiter in waiters {
         let _ = waiter.send(result.clone());
     }
-    took
-}
-
-/// After a round that took `took`: sets the next rounds' gathering time by it, lets
-/// others write, and wakes a committer waiting for that.
-fn end_round((pending, arrived): &(Mutex<Pending>, Condvar), took: Duration) {
+    let (pending, arrived) = shared;
     let mut pending = lock(pending);
     pending.gather = (took / 2).min(pending.linger);
     pending.writing = false;
@@ -505,29 +502,24 @@ impl std::future::Future for Committed {
 
 /// Writes what is pending, one commit per batch, until nothing is.
 fn commit_all(store: &dyn Store, shared: &(Mutex<Pending>, Condvar)) {
-    let (pending, arrived) = shared;
+    let (state, arrived) = shared;
     loop {
-        let round = {
-            let mut pending = lock(pending);
-            // Wait while a round is written on a sender's thread (at most a linger at a time: its
-            // end wakes us only if something is left for us), or while this one holds.
-            while let Some(until) =
-                if pending.writing { Some(Instant::now() + pending.linger) } else { pending.hold(Instant::now()) }
-            {
-                let wait = until.saturating_duration_since(Instant::now());
-                pending.holding = true;
-                pending = arrived.wait_timeout(pending, wait).unwrap_or_else(|e| e.into_inner()).0;
-                pending.holding = false;
-            }
-            if pending.waiters.is_empty() {
-                pending.committing = false;
-                return;
-            }
-            pending.writing = true;
-            pending.take_round()
-        };
-        let took = write_round(store, round);
-        end_round(shared, took);
+        let mut pending = lock(state);
+        // Wait while a round is written on a sender's thread (at most a linger at a time: its
+        // end wakes us only if something is left for us), or while this one holds.
+        while let Some(until) =
+            if pending.writing { Some(Instant::now() + pending.linger) } else { pending.hold(Instant::now()) }
+        {
+            let wait = until.saturating_duration_since(Instant::now());
+            pending.holding = true;
+            pending = arrived.wait_timeout(pending, wait).unwrap_or_else(|e| e.into_inner()).0;
+            pending.holding = false;
+        }
+        if pending.waiters.is_empty() {
+            pending.committing = false;
+            return;
+        }
+        write_round(store, shared, pending);
     }
 }
 
