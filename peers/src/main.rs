@@ -6,6 +6,7 @@
 //! `*-client` takes `courier bench`'s options and writes rows with the same fields, plus
 //! `peer` and `cpu_us_per_call`. `scripts/bench-peers` runs them all.
 
+mod durable;
 mod grpc;
 mod harness;
 mod objects;
@@ -55,6 +56,9 @@ enum Command {
     ObjectsClient(objects::ClientArgs),
     /// Creates objects, holds leases on them, says `held` and waits to be killed.
     ObjectsHolder(objects::HolderArgs),
+    /// Where a durable send's time goes, one sender: the disk's syncs, bare servers that
+    /// sync each message, and a courier node (with `--courier`), in turns.
+    DurableFloor(durable::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -78,5 +82,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::ObjectsServer(args) => objects::serve(args).await,
         Command::ObjectsClient(args) => objects::client(args).await,
         Command::ObjectsHolder(args) => objects::holder(args).await,
+        Command::DurableFloor(args) => durable::run(args).await,
     }
 }

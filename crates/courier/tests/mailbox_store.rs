@@ -244,7 +244,8 @@ fn a_durable_send_dropped_while_its_message_is_written_still_delivers_it() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let backend = Fjall::new();
     runtime.block_on(async {
-        let store: Arc<dyn Store> = Arc::new(slow_store::Slow(backend.open(), std::time::Duration::from_millis(200)));
+        let store: Arc<dyn Store> =
+            Arc::new(slow_store::Slow::new(backend.open(), std::time::Duration::from_millis(200)));
         let config = QueueConfig { capacity: 1, when_full: WhenFull::Reject, ..QueueConfig::default() };
         let mailbox = Mailbox::durable("slow", config, store.clone()).unwrap();
         let send = mailbox.send_durable("impatient", Bytes::from("written anyway"));

@@ -380,7 +380,7 @@ async fn bad_input_gets_errors_and_other_clients_carry_on() {
 /// to wait at all (`wait_ms` 0) to a mailbox with room is persisted and answered OK.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_durable_send_that_does_not_wait_for_room_still_waits_for_its_sync() {
-    let store: Arc<dyn Store> = Arc::new(slow_store::Slow(
+    let store: Arc<dyn Store> = Arc::new(slow_store::Slow::new(
         Arc::new(FjallStore::open(&scratch("no-wait")).unwrap()),
         Duration::from_millis(100),
     ));
@@ -391,6 +391,38 @@ async fn a_durable_send_that_does_not_wait_for_room_still_waits_for_its_sync() {
     assert_eq!((delivery.message().body.clone(), delivery.message().durable), (text("kept"), true));
     assert!(delivery.ack().await.unwrap());
     assert_eq!(node.office.mailbox("q").unwrap().depth(), (0, 0));
+}
+
+/// Durable sends of many senders on one connection share commits: a lone one may be
+/// written by the connection's own task (it came alone), but those that come meanwhile,
+/// read together once it is done, must not each take a commit of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_sends_on_one_connection_share_commits() {
+    const SENDERS: usize = 16;
+    const EACH: usize = 10;
+    let store = Arc::new(slow_store::Slow::new(
+        Arc::new(FjallStore::open(&scratch("one-connection")).unwrap()),
+        Duration::from_millis(5),
+    ));
+    let mut config = config();
+    config.queue.capacity = SENDERS * EACH;
+    let node = Node::start(config, Some(store.clone() as Arc<dyn Store>)).await;
+    let client = MailboxClient::connect(node.addr).await.unwrap();
+    let q = client.mailbox("q").unwrap();
+    let senders = (0..SENDERS).map(|s| {
+        let q = q.clone();
+        tokio::spawn(async move {
+            for m in 0..EACH {
+                q.send_durable("sender", text(&format!("{s}/{m}"))).await.unwrap();
+            }
+        })
+    });
+    for sender in futures_util::future::join_all(senders).await {
+        sender.unwrap();
+    }
+    let commits = store.commits();
+    assert_eq!(node.office.mailbox("q").unwrap().depth().0, SENDERS * EACH);
+    assert!(commits <= SENDERS * EACH / 4, "{} durable sends took {commits} commits", SENDERS * EACH);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -322,6 +322,68 @@ async fn replies_beyond_the_queue_wait_for_room_and_all_arrive() {
     assert_eq!(doubled, (0..CALLS).map(|n| n * 2).collect::<Vec<_>>());
 }
 
+/// `Call::alone` is true exactly when nothing else of the call's connection was
+/// received, running or waiting to be written: one call on its own connection is alone;
+/// a call that comes while another of the connection runs, or with another in the same
+/// write, is not; a datagram never is.
+#[tokio::test]
+async fn a_call_is_alone_only_when_its_connection_has_nothing_else() {
+    use courier::rpc::msg::CallHeader;
+    use courier::rpc::OpaqueAuth;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let service = Procedures::new()
+        .raw(1, |call| async move { courier::rpc::encode_results(&call.alone()) })
+        .typed(2, |ms: u32| async move { tokio::time::sleep(Duration::from_millis(ms.into())).await });
+    let server = Server::builder().register(PROG, 1, service).build();
+    let tcp = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let udp = server.listen(&"udp://127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let (alone, options) = (ProcId { prog: PROG, vers: 1, proc: 1 }, CallOptions::default());
+
+    let client = Client::connect(tcp.endpoint(), ClientConfig::default()).await.unwrap();
+    assert!(client.call_with::<_, bool>(alone, &(), &options).await.unwrap());
+    // Behind a call that is still running on the same connection.
+    let slow = client.call_with::<_, ()>(ProcId { proc: 2, ..alone }, &300u32, &options);
+    let behind = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        client.call_with::<_, bool>(alone, &(), &options).await.unwrap()
+    };
+    let (slow, behind) = tokio::join!(slow, behind);
+    slow.unwrap();
+    assert!(!behind, "a call behind a running one is not alone");
+    assert!(client.call_with::<_, bool>(alone, &(), &options).await.unwrap());
+
+    // Two calls in one write: the first has the second received behind it.
+    let Endpoint::Tcp(addr) = tcp.endpoint() else { unreachable!() };
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut both = Vec::new();
+    for xid in [1u32, 2] {
+        let header = CallHeader { xid, prog: PROG, vers: 1, proc: 1, cred: OpaqueAuth::NONE, verf: OpaqueAuth::NONE };
+        let mut message = bytes::BytesMut::new();
+        header.encode(&mut message);
+        both.extend_from_slice(&(0x8000_0000 | message.len() as u32).to_be_bytes());
+        both.extend_from_slice(&message);
+    }
+    stream.write_all(&both).await.unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let mut mark = [0u8; 4];
+        stream.read_exact(&mut mark).await.unwrap();
+        let mut reply = vec![0u8; (u32::from_be_bytes(mark) & 0x7fff_ffff) as usize];
+        stream.read_exact(&mut reply).await.unwrap();
+        // xid, REPLY, MSG_ACCEPTED, verifier (2 words), SUCCESS, then the bool.
+        let word = |i: usize| u32::from_be_bytes(reply[i * 4..i * 4 + 4].try_into().unwrap());
+        assert_eq!((word(1), word(2), word(5)), (1, 0, 0), "call {} not answered", word(0));
+        answers.push((word(0), word(6) == 1));
+    }
+    answers.sort();
+    // The first had the second received behind it; the second, the first's reply not
+    // yet written.
+    assert_eq!(answers, [(1, false), (2, false)]);
+
+    let client = Client::connect(udp.endpoint(), ClientConfig::default()).await.unwrap();
+    assert!(!client.call_with::<_, bool>(alone, &(), &options).await.unwrap());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_clients_are_served_concurrently() {
     for endpoint in ["tcp://127.0.0.1:0", "udp://127.0.0.1:0"] {

@@ -162,13 +162,15 @@ impl PostOffice {
         match args.mode {
             SendMode::Async => reply(Status::Ok, mailbox.post(id, source, body, None), String::new()),
             // A durable send's message that would be alone in its round is written on
-            // this thread (`GroupCommit::append_here`), once the call has a task of its
-            // own: the connection goes on reading its other calls meanwhile, whose
-            // messages then share the next round. Under load (a round being written or
-            // gathering) it goes to the committer at once.
+            // this thread (`GroupCommit::append_here`). If the call came alone on its
+            // connection, that is on the connection's own task: nothing else of the
+            // connection waits, and no task or thread takes over. Otherwise once the call
+            // has a task of its own (the yield): the connection goes on reading its other
+            // calls meanwhile, whose messages then share the next round. Under load (a
+            // round being written or gathering) it goes to the committer at once.
             SendMode::Durable => {
                 let here = mailbox.store_idle();
-                if here {
+                if here && !call.alone() {
                     tokio::task::yield_now().await;
                 }
                 match mailbox.persist(id, source, body, here).await {

@@ -114,12 +114,26 @@ pub struct Call {
     /// The server cancels the procedure then; a long procedure can check it to give up
     /// early or to pass the remaining time on to the calls it makes.
     pub deadline: Option<std::time::Instant>,
+    /// See [`Call::alone`].
+    alone: bool,
 }
 
 impl Call {
     /// The time left before the caller gives up, if it gave a deadline.
     pub fn remaining(&self) -> Option<Duration> {
         self.deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()))
+    }
+
+    /// Whether the call came alone on its stream connection: when the server read it,
+    /// nothing else from that connection had been received, was running, or waited to
+    /// be written. A procedure that must wait a short while for something outside the
+    /// runtime (a disk sync) may then do so on the connection's own task — the
+    /// connection has nothing else to do; a call that comes meanwhile is read once it is
+    /// over — instead of taking a task of its own, which costs hand-offs between threads.
+    /// Always false for datagrams (one socket serves every client) and for calls taken
+    /// with [`StreamEndpoint::get_request`].
+    pub fn alone(&self) -> bool {
+        self.alone
     }
 
     /// Decodes the arguments as `T`; anything undecodable, or bytes left over, is
@@ -479,7 +493,7 @@ async fn accept_message(msg: Bytes, peer: &Peer, reply_to: &ReplyTo) -> Result<O
                 }
             };
             let deadline = session.and_then(|s| s.deadline()).map(|left| std::time::Instant::now() + left);
-            let call = Call { header, args, credentials, peer: peer.clone(), session, deadline };
+            let call = Call { header, args, credentials, peer: peer.clone(), session, deadline, alone: false };
             Ok(Some(Request { call, responder: Responder { to: reply_to.clone(), verf: OpaqueAuth::NONE } }))
         }
         Ok(Message::Reply { header, .. }) => {
@@ -1031,7 +1045,15 @@ impl Server {
             // Every call already received, while the connection has room for more.
             while let Ok(permit) = in_flight.clone().try_acquire_owned() {
                 let Some(record) = endpoint.buffered()? else { break };
-                let Some(request) = accept_message(record, &endpoint.peer, &endpoint.reply_to).await? else { continue };
+                let Some(mut request) = accept_message(record, &endpoint.peer, &endpoint.reply_to).await? else {
+                    continue;
+                };
+                // Alone: no other call of this connection received, running (this one
+                // holds the only permit taken) or answered and not yet written.
+                request.call.alone = endpoint.buf.is_empty()
+                    && in_flight.available_permits() + 1 == self.config.max_in_flight.max(1)
+                    && out.buffer().is_empty()
+                    && rx.is_empty();
                 if let Some((header, results)) = self.admit(request, permit, None).await.and_then(Finished::reply) {
                     queue_reply(out, &stream_message(&header, results, self.config.max_fragment)).await.map_err(io)?;
                 }

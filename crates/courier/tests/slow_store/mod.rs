@@ -1,23 +1,43 @@
-//! A store whose commits take a while, as a slow disk's: the tests of a durable send
-//! whose caller stops waiting, or asks not to wait, while its message is written.
+//! A store whose commits take a while, as a slow disk's, and are counted: the tests of a
+//! durable send whose caller stops waiting, or asks not to wait, while its message is
+//! written, and of durable sends sharing commits.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use courier::mailbox::store::{Record, Store};
 
-/// `Slow(store, delay)`: `store`, each of whose commits first sleeps `delay`.
-pub struct Slow(pub Arc<dyn Store>, pub Duration);
+/// A store each of whose commits first sleeps a while.
+pub struct Slow {
+    store: Arc<dyn Store>,
+    delay: Duration,
+    commits: AtomicUsize,
+}
+
+impl Slow {
+    /// `store`, each of whose commits first sleeps `delay`.
+    pub fn new(store: Arc<dyn Store>, delay: Duration) -> Slow {
+        Slow { store, delay, commits: AtomicUsize::new(0) }
+    }
+
+    /// How many commits were made.
+    #[allow(dead_code)] // Not every test that includes this module counts.
+    pub fn commits(&self) -> usize {
+        self.commits.load(Ordering::SeqCst)
+    }
+}
 
 impl Store for Slow {
     fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> std::io::Result<()> {
-        std::thread::sleep(self.1);
-        self.0.commit(records, removals)
+        std::thread::sleep(self.delay);
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        self.store.commit(records, removals)
     }
     fn load(&self, mailbox: &str) -> std::io::Result<Vec<Record>> {
-        self.0.load(mailbox)
+        self.store.load(mailbox)
     }
     fn mailboxes(&self) -> std::io::Result<Vec<String>> {
-        self.0.mailboxes()
+        self.store.mailboxes()
     }
 }
