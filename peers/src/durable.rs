@@ -7,11 +7,15 @@
 //! - `disk small in place`: the message's size written into a file sized in advance and
 //!   fdatasync'd — the sync a journal pays that, like fjall's, sizes its file first (no
 //!   file size to update at each sync, unlike an append);
+//! - `fjall commit`: courier's store (`FjallStore`, fjall) committing one message per
+//!   transaction in this process — the store's sync, no network;
 //! - `bare blocking server`: one message at a time over loopback TCP to a thread that
 //!   writes it in place, fdatasyncs and answers one byte — one sync per message and no
 //!   runtime, no protocol: the floor of a networked durable send;
 //! - `bare tokio server`: the same server as a task on tokio's multi-thread runtime,
 //!   syncing inline;
+//! - `bare tokio client`: the bare blocking server called from a task on tokio's
+//!   multi-thread runtime (as courier's client calls) instead of a blocking thread;
 //! - `courier, raw client` (with `--courier`): ONC RPC SEND calls in durable mode to a
 //!   courier node from a blocking client that encodes them by hand — the node's cost;
 //! - `courier, courier client` (with `--courier`): `RemoteMailbox::send_durable` one after
@@ -31,6 +35,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context};
 use bytes::Bytes;
 use courier::mailbox::remote::MailboxClient;
+use courier::mailbox::store::{FjallStore, Record, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How far a file written in place is sized in advance (fjall sizes its journal so).
@@ -58,11 +63,13 @@ pub struct Args {
 }
 
 /// The systems measured, in the order they take their turns.
-const SYSTEMS: [&str; 6] = [
+const SYSTEMS: [&str; 8] = [
     "disk 4 KiB append",
     "disk small in place",
+    "fjall commit",
     "bare blocking server",
     "bare tokio server",
+    "bare tokio client",
     "courier, raw client",
     "courier, courier client",
 ];
@@ -79,7 +86,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let blocking = spawn_blocking_server(&dir, args.size)?;
     let tokio_server = spawn_tokio_server(&dir, args.size).await?;
     let node = args.courier.as_deref().map(|courier| Node::start(courier, &dir.join("node"))).transpose()?;
-    let systems = if node.is_some() { SYSTEMS.len() } else { 4 };
+    let systems = if node.is_some() { SYSTEMS.len() } else { SYSTEMS.len() - 2 };
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); systems];
     for round in 0..args.rounds {
         for (system, rates) in rates.iter_mut().enumerate() {
@@ -87,9 +94,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let rate = match system {
                 0 => tokio::task::spawn_blocking(move || disk_append(&dir, slice)).await??,
                 1 => tokio::task::spawn_blocking(move || disk_in_place(&dir, size, slice)).await??,
-                2 => tokio::task::spawn_blocking(move || bare_client(blocking, size, slice)).await??,
-                3 => tokio::task::spawn_blocking(move || bare_client(tokio_server, size, slice)).await??,
-                4 => {
+                2 => tokio::task::spawn_blocking(move || fjall_commits(&dir, size, round, slice)).await??,
+                3 => tokio::task::spawn_blocking(move || bare_client(blocking, size, slice)).await??,
+                4 => tokio::task::spawn_blocking(move || bare_client(tokio_server, size, slice)).await??,
+                5 => tokio::spawn(tokio_client(blocking, size, slice)).await??,
+                6 => {
                     let node = node.as_ref().expect("with a node").addr;
                     tokio::task::spawn_blocking(move || raw_rpc_client(node, size, round, slice)).await??
                 }
@@ -173,6 +182,18 @@ fn disk_in_place(dir: &Path, size: usize, length: Duration) -> anyhow::Result<f6
     per_second(length, || write_in_place(&file, &message, &mut offset))
 }
 
+/// courier's store committing one `size`-byte message per transaction, in a store of
+/// its own for this round.
+fn fjall_commits(dir: &Path, size: usize, round: usize, length: Duration) -> anyhow::Result<f64> {
+    let store = FjallStore::open(&dir.join(format!("fjall-{round}")))?;
+    let (body, mut id) = (Bytes::from(vec![0x6d; size]), 0);
+    per_second(length, || {
+        id += 1;
+        let record = Record { mailbox: "durable-floor".into(), id, source: "durable-floor".into(), body: body.clone() };
+        Ok(store.commit(&[record], &[])?)
+    })
+}
+
 /// The bare blocking server: a thread per connection reads `size`-byte messages, writes
 /// each in place, fdatasyncs and answers one byte.
 fn spawn_blocking_server(dir: &Path, size: usize) -> anyhow::Result<SocketAddr> {
@@ -228,6 +249,21 @@ fn bare_client(server: SocketAddr, size: usize, length: Duration) -> anyhow::Res
         stream.write_all(&message)?;
         Ok(stream.read_exact(&mut answer)?)
     })
+}
+
+/// A client of the bare blocking server in a task (spawned, so on a worker thread of the
+/// runtime, as `courier bench mailbox` runs its senders).
+async fn tokio_client(server: SocketAddr, size: usize, length: Duration) -> anyhow::Result<f64> {
+    let mut stream = tokio::net::TcpStream::connect(server).await?;
+    stream.set_nodelay(true)?;
+    let (message, mut answer) = (vec![0x6d; size], [0u8; 1]);
+    let (start, mut count) = (Instant::now(), 0u64);
+    while start.elapsed() < length {
+        stream.write_all(&message).await?;
+        stream.read_exact(&mut answer).await?;
+        count += 1;
+    }
+    Ok(count as f64 / start.elapsed().as_secs_f64())
 }
 
 /// Appends `bytes` as an XDR variable-length opaque (length, bytes, padding).

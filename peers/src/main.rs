@@ -1,6 +1,8 @@
 //! `courier-peers`: servers and clients of `courier bench`'s ECHO workload on other
 //! stacks, to compare courier with: raw tokio TCP (the floor), tonic (gRPC) and tarpc.
-//! The fourth peer, libtirpc, is C (see `libtirpc/`).
+//! The fourth peer, libtirpc, is C (see `libtirpc/`). Besides: courier's remote objects
+//! for the comparison with Java RMI (`objects-*`), and `durable-floor`, which measures
+//! where a durable send's time goes.
 //!
 //! Each `*-server` prints `listening on tcp://ADDR` and serves until killed; each
 //! `*-client` takes `courier bench`'s options and writes rows with the same fields, plus
