@@ -322,6 +322,45 @@ async fn replies_beyond_the_queue_wait_for_room_and_all_arrive() {
     assert_eq!(doubled, (0..CALLS).map(|n| n * 2).collect::<Vec<_>>());
 }
 
+/// A future that counts how often it is polled.
+struct Counted<F> {
+    polls: Arc<AtomicU32>,
+    inner: std::pin::Pin<Box<F>>,
+}
+
+impl<F: std::future::Future> std::future::Future for Counted<F> {
+    type Output = F::Output;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<F::Output> {
+        self.polls.fetch_add(1, Ordering::SeqCst);
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+/// A caller that reads its own reply off the connection keeps it: handed over through
+/// its channel, it would wake the caller's own task, which the runtime would then poll
+/// again for nothing after every call. Calls one after the other, each answered after a
+/// pause (so that the caller is parked when the reply comes), cost one poll each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_reads_its_own_reply_is_not_woken_again_for_it() {
+    const CALLS: u32 = 20;
+    for endpoint in ["tcp://127.0.0.1:0", "udp://127.0.0.1:0"] {
+        let (_listening, client) = start(endpoint).await;
+        let _: u32 = client.call(PROG, 2, 3, &0u32).await.unwrap();
+        let polls = Arc::new(AtomicU32::new(0));
+        let calls = Counted {
+            polls: polls.clone(),
+            inner: Box::pin(async move {
+                for _ in 0..CALLS {
+                    let _: u32 = client.call(PROG, 2, 3, &2u32).await.unwrap();
+                }
+            }),
+        };
+        tokio::spawn(calls).await.unwrap();
+        let polls = polls.load(Ordering::SeqCst);
+        assert!(polls <= CALLS + CALLS / 4, "{endpoint}: {CALLS} calls took {polls} polls");
+    }
+}
+
 /// `Call::alone` is true exactly when nothing else of the call's connection was
 /// received, running or waiting to be written: one call on its own connection is alone;
 /// a call that comes while another of the connection runs, or with another in the same

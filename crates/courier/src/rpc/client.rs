@@ -520,7 +520,8 @@ impl Inner {
                     Attempt::Lost
                 } else {
                     built.sent += 1;
-                    match tokio::time::timeout_at(deadline.into(), self.wait_reply(&wire, &mut reply_rx)).await {
+                    let waited = self.wait_reply(&wire, built.xid, &mut reply_rx);
+                    match tokio::time::timeout_at(deadline.into(), waited).await {
                         Ok(attempt) => attempt,
                         Err(_) => return Err(timed_out()),
                     }
@@ -554,7 +555,7 @@ impl Inner {
                     } else {
                         (Instant::now() + interval).min(deadline)
                     };
-                    let reply = self.wait_datagram(socket, reading, &mut reply_rx);
+                    let reply = self.wait_datagram(socket, reading, built.xid, &mut reply_rx);
                     match tokio::time::timeout_at(wait.into(), reply).await {
                         Ok(reply) => break reply.map_err(|_| closed())?,
                         Err(_) if Instant::now() >= deadline => return Err(timed_out()),
@@ -582,10 +583,14 @@ impl Inner {
         built.patch(built.xid_at, &fresh.to_be_bytes());
     }
 
-    /// Waits for the reply on `reply`, reading the connection meanwhile whenever no
-    /// other caller is: the first waiting caller reads, hands each reply to its caller,
-    /// and gives the read side to the next one once its own reply is in.
-    async fn wait_reply(&self, wire: &Wire, reply: &mut oneshot::Receiver<Reply>) -> Attempt {
+    /// Waits for the reply to call `xid` on `reply`, reading the connection meanwhile
+    /// whenever no other caller is: the first waiting caller reads, hands each reply to
+    /// its caller, and gives the read side to the next one once its own reply is in.
+    ///
+    /// A reader keeps its own reply: handed over through its channel, it would wake the
+    /// very task that reads, which the runtime would then poll again for nothing (and
+    /// wake another worker thread to do so) after every call that reads its own reply.
+    async fn wait_reply(&self, wire: &Wire, xid: u32, reply: &mut oneshot::Receiver<Reply>) -> Attempt {
         let arrived = |reply: Result<Reply, oneshot::error::RecvError>| match reply {
             Ok(reply) => Attempt::Reply(reply),
             Err(_) => Attempt::Lost,
@@ -598,7 +603,11 @@ impl Inner {
                     biased;
                     got = &mut *reply => return arrived(got),
                     next = records.next() => match next {
-                        Some(Ok(record)) => self.deliver(record),
+                        Some(Ok(record)) => match self.reply_of(record) {
+                            Some((of, got)) if of == xid => return Attempt::Reply(got),
+                            Some((of, got)) => self.hand_over(of, got),
+                            None => {}
+                        },
                         // No reply can come on this connection any more.
                         Some(Err(e)) => {
                             tracing::debug!(peer = %self.peer, error = %e, "client connection failed");
@@ -616,11 +625,12 @@ impl Inner {
     }
 
     /// [`Inner::wait_reply`] for a UDP socket: the first waiting caller receives the
-    /// datagrams and hands each reply to its caller.
+    /// datagrams and hands each reply to its caller, keeping its own.
     async fn wait_datagram(
         &self,
         socket: &UdpSocket,
         reading: &tokio::sync::Mutex<Vec<u8>>,
+        xid: u32,
         reply: &mut oneshot::Receiver<Reply>,
     ) -> Result<Reply, oneshot::error::RecvError> {
         tokio::select! {
@@ -631,7 +641,11 @@ impl Inner {
                     biased;
                     got = &mut *reply => return got,
                     received = socket.recv(&mut buf) => match received {
-                        Ok(n) if n < buf.len() => self.deliver(Bytes::copy_from_slice(&buf[..n])),
+                        Ok(n) if n < buf.len() => match self.reply_of(Bytes::copy_from_slice(&buf[..n])) {
+                            Some((of, got)) if of == xid => return Ok(got),
+                            Some((of, got)) => self.hand_over(of, got),
+                            None => {}
+                        },
                         Ok(n) => tracing::debug!(peer = %self.peer, len = n, "dropping an oversized datagram"),
                         // An ICMP "port unreachable" surfaces here on a connected socket;
                         // the call keeps retransmitting until its deadline, as libtirpc's does.
@@ -685,19 +699,33 @@ impl Inner {
         }
     }
 
+    /// Hands a received record, if it is a reply, to the call waiting for it.
     fn deliver(&self, record: Bytes) {
-        let (xid, reply) = match Message::decode(record) {
-            Ok(Message::Reply { header, results }) => (header.xid, Ok((header, results))),
+        if let Some((xid, reply)) = self.reply_of(record) {
+            self.hand_over(xid, reply);
+        }
+    }
+
+    /// A received record as a reply: the xid it answers and what it says (a reply too
+    /// malformed to read past its xid is that call's error); `None`, logged, for
+    /// anything else.
+    fn reply_of(&self, record: Bytes) -> Option<(u32, Reply)> {
+        match Message::decode(record) {
+            Ok(Message::Reply { header, results }) => Some((header.xid, Ok((header, results)))),
             Ok(Message::Call { header, .. }) => {
                 tracing::debug!(peer = %self.peer, xid = header.xid, "ignoring a call received by a client");
-                return;
+                None
             }
-            Err(e @ MessageError::Malformed { xid, .. }) => (xid, Err(e)),
+            Err(e @ MessageError::Malformed { xid, .. }) => Some((xid, Err(e))),
             Err(e) => {
                 tracing::debug!(peer = %self.peer, error = %e, "ignoring an undecodable reply");
-                return;
+                None
             }
-        };
+        }
+    }
+
+    /// Gives `reply` to the call waiting for `xid`, if one is.
+    fn hand_over(&self, xid: u32, reply: Reply) {
         let waiter = lock(&self.pending).remove(&xid);
         match waiter {
             Some(waiter) => {
