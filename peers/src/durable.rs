@@ -43,8 +43,8 @@ const PRESIZED: u64 = 64 << 20;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Where to write (the disk measured). Default: a new directory in the system's
-    /// temporary directory.
+    /// Where to write (the disk measured); left in place afterwards. Default: a new
+    /// directory in the system's temporary directory, removed at the end.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
     /// The courier binary: a node is started (`serve --data DIR/node`, on the same
@@ -77,6 +77,7 @@ const SYSTEMS: [&str; 8] = [
 pub async fn run(args: Args) -> anyhow::Result<()> {
     ensure!(args.seconds > 0.0 && args.seconds.is_finite(), "--seconds must be a positive number");
     ensure!(args.size > 0 && args.size <= 64 << 10, "--size must be 1..=65536 bytes");
+    ensure!(args.rounds > 0, "--rounds must be at least 1");
     let dir = args
         .dir
         .clone()
@@ -122,6 +123,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for (name, measured) in SYSTEMS.iter().zip(&rates) {
         let ratios: Vec<f64> = measured.iter().zip(&rates[0]).map(|(rate, floor)| rate / floor).collect();
         println!("{name:<26} {:>10.0} {:>20.2}", median(measured), median(&ratios));
+    }
+    drop(node);
+    if args.dir.is_none() {
+        // Ours alone: the files and stores of the run (a given --dir is left to look at).
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     }
     Ok(())
 }
