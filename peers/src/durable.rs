@@ -83,15 +83,25 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("courier-durable-floor-{}", std::process::id())));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let measured = measure(&args, &dir).await;
+    if args.dir.is_none() {
+        // Ours alone: the files and stores of the run (a given --dir is left to look at).
+        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    measured
+}
+
+/// Measures every system in turns, in `dir`, and prints the medians.
+async fn measure(args: &Args, dir: &Path) -> anyhow::Result<()> {
     let slice = Duration::from_secs_f64(args.seconds);
-    let blocking = spawn_blocking_server(&dir, args.size)?;
-    let tokio_server = spawn_tokio_server(&dir, args.size).await?;
+    let blocking = spawn_blocking_server(dir, args.size)?;
+    let tokio_server = spawn_tokio_server(dir, args.size).await?;
     let node = args.courier.as_deref().map(|courier| Node::start(courier, &dir.join("node"))).transpose()?;
     let systems = if node.is_some() { SYSTEMS.len() } else { SYSTEMS.len() - 2 };
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); systems];
     for round in 0..args.rounds {
         for (system, rates) in rates.iter_mut().enumerate() {
-            let (dir, size) = (dir.clone(), args.size);
+            let (dir, size) = (dir.to_path_buf(), args.size);
             let rate = match system {
                 0 => tokio::task::spawn_blocking(move || disk_append(&dir, slice)).await??,
                 1 => tokio::task::spawn_blocking(move || disk_in_place(&dir, size, slice)).await??,
@@ -123,11 +133,6 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for (name, measured) in SYSTEMS.iter().zip(&rates) {
         let ratios: Vec<f64> = measured.iter().zip(&rates[0]).map(|(rate, floor)| rate / floor).collect();
         println!("{name:<26} {:>10.0} {:>20.2}", median(measured), median(&ratios));
-    }
-    drop(node);
-    if args.dir.is_none() {
-        // Ours alone: the files and stores of the run (a given --dir is left to look at).
-        std::fs::remove_dir_all(&dir).with_context(|| format!("cannot remove {}", dir.display()))?;
     }
     Ok(())
 }

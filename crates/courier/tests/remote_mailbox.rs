@@ -393,6 +393,46 @@ async fn a_durable_send_that_does_not_wait_for_room_still_waits_for_its_sync() {
     assert_eq!(node.office.mailbox("q").unwrap().depth(), (0, 0));
 }
 
+/// A lone durable send that came alone on its connection is written on the
+/// connection's own task while the disk is quick: a call that comes on the connection
+/// meanwhile is read, and answered, once the write is over. Once a commit was slow, a
+/// lone send's write goes to the committer thread, and the call behind it is answered
+/// at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_durable_send_holds_up_its_connection_only_while_the_disk_is_quick() {
+    let store = Arc::new(slow_store::Slow::new(
+        Arc::new(FjallStore::open(&scratch("alone-on-connection")).unwrap()),
+        Duration::ZERO,
+    ));
+    let node = Node::start(config(), Some(store.clone() as Arc<dyn Store>)).await;
+    let client = Client::connect(&Endpoint::Tcp(node.addr), ClientConfig::default()).await.unwrap();
+    let q = MailboxClient::new(client.clone()).mailbox("q").unwrap();
+    // Which finished first: a durable send, or a NULL called 50 ms after it on the same
+    // connection.
+    let (q, client) = (&q, &client);
+    let first_done = |label| async move {
+        let send = async {
+            q.send_durable("me", text(label)).await.unwrap();
+            "send"
+        };
+        let null = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            client.null(protocol::PROGRAM, protocol::VERSION).await.unwrap();
+            "null"
+        };
+        tokio::pin!(send, null);
+        tokio::select! { first = &mut send => { null.await; first }, first = &mut null => { send.await; first } }
+    };
+    // The first commit (the committer's) finds the disk quick.
+    q.send_durable("me", text("quick")).await.unwrap();
+    store.set_delay(Duration::from_millis(300));
+    // Written where it came, on the connection's task: the NULL waits for it.
+    assert_eq!(first_done("slow").await, "send");
+    // That commit took 300 ms: the next is the committer's, the connection stays free.
+    assert_eq!(first_done("slow again").await, "null");
+    assert_eq!(node.office.mailbox("q").unwrap().depth().0, 3);
+}
+
 /// Durable sends of many senders on one connection share commits: a lone one may be
 /// written by the connection's own task (it came alone), but those that come meanwhile,
 /// read together once it is done, must not each take a commit of their own.

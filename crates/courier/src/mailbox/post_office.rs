@@ -161,13 +161,16 @@ impl PostOffice {
         };
         match args.mode {
             SendMode::Async => reply(Status::Ok, mailbox.post(id, source, body, None), String::new()),
-            // A durable send's message that would be alone in its round is written on
-            // this thread (`GroupCommit::append_here`). If the call came alone on its
-            // connection, that is on the connection's own task: nothing else of the
-            // connection waits, and no task or thread takes over. Otherwise once the call
-            // has a task of its own (the yield): the connection goes on reading its other
-            // calls meanwhile, whose messages then share the next round. Under load (a
-            // round being written or gathering) it goes to the committer at once.
+            // A durable send's message that would be alone in its round, while commits
+            // are quick, is written where the call runs (`GroupCommit::append_here`; on
+            // a current-thread runtime it is the committer's anyway). If the call came
+            // alone on its connection (`Call::alone`: when it was read, nothing else of
+            // the connection was there or in progress), that is the connection's own
+            // task: no other task or thread takes over, and a call that comes meanwhile
+            // is read once the write is over. Otherwise the call first takes a task of
+            // its own (the yield): the connection goes on reading the calls behind it,
+            // whose messages then share the next round. Under load (a round being
+            // written or gathering) the message goes to the committer at once.
             SendMode::Durable => {
                 let here = mailbox.store_idle();
                 if here && !call.alone() {

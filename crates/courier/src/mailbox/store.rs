@@ -251,6 +251,13 @@ pub struct GroupCommit {
 /// sync ([`GroupCommit::with_removal_linger`]).
 pub const REMOVAL_LINGER: Duration = Duration::from_millis(1);
 
+/// How quick the last commit must have been for a lone append to be written on the
+/// sender's thread ([`GroupCommit::append_here`]): that thread is one of the runtime's,
+/// and while it waits for the disk, what it would run waits too — the runtime's I/O
+/// among it, when the other workers are asleep. With a disk this slow or slower, lone
+/// appends go to the committer thread instead.
+const QUICK_COMMIT: Duration = Duration::from_millis(5);
+
 /// How recent the last append must be, in lingers, for removals to wait for the next.
 const APPENDS_RECENT: u32 = 10;
 
@@ -279,6 +286,8 @@ struct Pending {
     oldest_record: Option<Instant>,
     /// How many appends the last round wrote.
     last_round: usize,
+    /// How long the last round's commit took (none yet: unknown).
+    last_commit: Option<Duration>,
     /// How long a round waits for as many appends as the last one: half the last
     /// commit's time, at most the linger.
     gather: Duration,
@@ -314,6 +323,13 @@ impl Pending {
         !self.writing && self.records.is_empty() && (self.last_round <= 1 || self.gather.is_zero())
     }
 
+    /// Whether an append now may be written on the caller's thread: it would be alone
+    /// ([`Pending::lone`]) and the last commit was quick ([`QUICK_COMMIT`]; before the
+    /// first, the committer writes and so measures).
+    fn here(&self) -> bool {
+        self.lone() && self.last_commit.is_some_and(|took| took < QUICK_COMMIT)
+    }
+
     /// Takes what the next round writes: its records, removals and waiters.
     fn take_round(&mut self) -> Round {
         self.oldest_removal = None;
@@ -340,6 +356,7 @@ impl GroupCommit {
             last_append: None,
             oldest_record: None,
             last_round: 0,
+            last_commit: None,
             gather: Duration::ZERO,
             waiters: Vec::new(),
             committing: false,
@@ -354,11 +371,11 @@ impl GroupCommit {
         &self.store
     }
 
-    /// Whether an append now would be alone in a round that starts at once, and so be
-    /// written by [`GroupCommit::append_here`] on the caller's thread. A hint: by the
-    /// time the caller appends, that may have changed.
+    /// Whether an append now would be written by [`GroupCommit::append_here`] on the
+    /// caller's thread: alone in a round that starts at once, while commits are quick. A
+    /// hint: by the time the caller appends, that may have changed.
     pub fn idle(&self) -> bool {
-        lock(&self.pending.0).lone()
+        lock(&self.pending.0).here()
     }
 
     /// Persists `record`; returns once it is on disk. Call within a tokio runtime.
@@ -373,12 +390,14 @@ impl GroupCommit {
     }
 
     /// Like [`GroupCommit::queue_append`], but if `record` would start a round alone
-    /// while nobody writes one, it is written on this thread before this returns (when
-    /// this is a worker of a multi-threaded runtime with other workers, which go on
-    /// serving meanwhile): a lone sender's message then goes to disk without the two
-    /// hand-offs between threads, to the committer and back. For a caller that gives
-    /// up no wait by it (the post office: the write is answered whatever the call's
-    /// wait), and whose task is its own (what else the task would do waits too).
+    /// while nobody writes one and commits are quick ([`QUICK_COMMIT`]), it is written
+    /// on this thread before this returns (when this is a worker of a multi-threaded
+    /// runtime with other workers, which go on serving meanwhile): a lone sender's
+    /// message then goes to disk without the two hand-offs between threads, to the
+    /// committer and back. For a caller that gives up no wait by it (the post office:
+    /// the write is answered whatever the call's wait), and whose task is its own or has
+    /// nothing else to do (what else the task would do waits too; the post office's
+    /// calls that came alone on their connection, `Call::alone`).
     pub fn append_here(&self, record: Record) -> Committed {
         self.queue(true, record)
     }
@@ -402,7 +421,7 @@ impl GroupCommit {
     fn queue(&self, here: bool, record: Record) -> Committed {
         let (done, committed) = oneshot::channel();
         let mut pending = lock(&self.pending.0);
-        let alone = pending.lone();
+        let alone = pending.here();
         let now = Instant::now();
         pending.records.push(record);
         pending.last_append = Some(now);
@@ -463,6 +482,7 @@ fn write_round(store: &dyn Store, shared: &(Mutex<Pending>, Condvar), mut pendin
     }
     let (pending, arrived) = shared;
     let mut pending = lock(pending);
+    pending.last_commit = Some(took);
     pending.gather = (took / 2).min(pending.linger);
     pending.writing = false;
     // A committer with nothing left to write finds that out at its own deadline.
@@ -676,11 +696,30 @@ mod tests {
     async fn a_lone_append_is_written_on_the_senders_thread() {
         let store = Arc::new(Recording::default());
         let group = GroupCommit::new(store.clone());
+        // The first commit is the committer's: it tells how quick the disk is.
+        let here = std::thread::current().id();
+        group.append_here(record(0)).await.unwrap();
+        assert_ne!(lock(&store.threads).last(), Some(&here), "the first append");
         for id in 1..=3 {
             let here = std::thread::current().id();
             let committed = group.append_here(record(id));
             assert_eq!(lock(&store.threads).last(), Some(&here), "append {id}");
             committed.await.unwrap();
+        }
+    }
+
+    /// While commits are slow, a lone append is left to the committer: the sender's
+    /// thread, one of the runtime's, would be kept from its other work (and the
+    /// runtime's I/O) for as long.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn while_commits_are_slow_a_lone_append_goes_to_the_committer() {
+        let store = Arc::new(Recording::slow(QUICK_COMMIT + Duration::from_millis(5)));
+        let group = GroupCommit::new(store.clone());
+        for id in 1..=3 {
+            let here = std::thread::current().id();
+            let committed = group.append_here(record(id));
+            committed.await.unwrap();
+            assert_ne!(lock(&store.threads).last(), Some(&here), "append {id}");
         }
     }
 
@@ -737,6 +776,7 @@ mod tests {
             last_append: Some(t0),
             oldest_record: Some(t0),
             last_round: 3,
+            last_commit: Some(ms(4)),
             gather: ms(2),
             waiters: Vec::new(),
             committing: true,

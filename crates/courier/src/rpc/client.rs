@@ -501,6 +501,8 @@ impl Inner {
         let reply = match &self.link {
             Link::Stream(streams) => loop {
                 let wire = self.wire(streams, call, deadline).await?;
+                // Dropped at the end of each attempt, before `forget` removes the sender:
+                // a sender dropped while this end waits would wake the task.
                 let (reply_tx, mut reply_rx) = oneshot::channel();
                 // Alone on the connection: write straight to the socket; with company,
                 // leave it to the writer task, which sends many messages at once.
@@ -603,11 +605,11 @@ impl Inner {
                     biased;
                     got = &mut *reply => return arrived(got),
                     next = records.next() => match next {
-                        Some(Ok(record)) => match self.reply_of(record) {
-                            Some((of, got)) if of == xid => return Attempt::Reply(got),
-                            Some((of, got)) => self.hand_over(of, got),
-                            None => {}
-                        },
+                        Some(Ok(record)) => {
+                            if let Some(got) = self.keep_or_hand_over(record, xid) {
+                                return Attempt::Reply(got);
+                            }
+                        }
                         // No reply can come on this connection any more.
                         Some(Err(e)) => {
                             tracing::debug!(peer = %self.peer, error = %e, "client connection failed");
@@ -641,11 +643,11 @@ impl Inner {
                     biased;
                     got = &mut *reply => return got,
                     received = socket.recv(&mut buf) => match received {
-                        Ok(n) if n < buf.len() => match self.reply_of(Bytes::copy_from_slice(&buf[..n])) {
-                            Some((of, got)) if of == xid => return Ok(got),
-                            Some((of, got)) => self.hand_over(of, got),
-                            None => {}
-                        },
+                        Ok(n) if n < buf.len() => {
+                            if let Some(got) = self.keep_or_hand_over(Bytes::copy_from_slice(&buf[..n]), xid) {
+                                return Ok(got);
+                            }
+                        }
                         Ok(n) => tracing::debug!(peer = %self.peer, len = n, "dropping an oversized datagram"),
                         // An ICMP "port unreachable" surfaces here on a connected socket;
                         // the call keeps retransmitting until its deadline, as libtirpc's does.
@@ -703,6 +705,19 @@ impl Inner {
     fn deliver(&self, record: Bytes) {
         if let Some((xid, reply)) = self.reply_of(record) {
             self.hand_over(xid, reply);
+        }
+    }
+
+    /// A record read by the caller of `xid`: its own reply, returned (its channel stays
+    /// in the pending table until the call ends, and is dropped after the channel's
+    /// receiving end, so that dropping it wakes nobody); another call's, handed over.
+    fn keep_or_hand_over(&self, record: Bytes, xid: u32) -> Option<Reply> {
+        match self.reply_of(record)? {
+            (of, reply) if of == xid => Some(reply),
+            (of, reply) => {
+                self.hand_over(of, reply);
+                None
+            }
         }
     }
 

@@ -125,8 +125,9 @@ impl Call {
     }
 
     /// Whether the call came alone on its stream connection: when the server read it,
-    /// nothing else from that connection had been received, was running, or waited to
-    /// be written. A procedure that must wait a short while for something outside the
+    /// nothing else from that connection had been received (read, or waiting in the
+    /// socket), was running, or waited to be written. A snapshot of that moment: calls
+    /// may come after it. A procedure that must wait a short while for something outside the
     /// runtime (a disk sync) may then do so on the connection's own task — the
     /// connection has nothing else to do; a call that comes meanwhile is read once it is
     /// over — instead of taking a task of its own, which costs hand-offs between threads.
@@ -600,6 +601,13 @@ impl<R: AsyncRead + Unpin> StreamEndpoint<R> {
         Ok(record)
     }
 
+    /// Whether the client has sent more than what was read: reads it into the buffer
+    /// if so, without waiting. (A connection closed or broken meanwhile is left for the
+    /// next read to find; the task's next wait for bytes registers it to be woken.)
+    fn received_more(&mut self) -> bool {
+        matches!(self.fill().now_or_never(), Some(Ok(true)))
+    }
+
     /// Reads what the client has sent; false once it closed the connection between
     /// records. Cancel-safe: what was read stays in the buffer.
     async fn fill(&mut self) -> Result<bool, ConnectionError> {
@@ -1048,12 +1056,14 @@ impl Server {
                 let Some(mut request) = accept_message(record, &endpoint.peer, &endpoint.reply_to).await? else {
                     continue;
                 };
-                // Alone: no other call of this connection received, running (this one
-                // holds the only permit taken) or answered and not yet written.
-                request.call.alone = endpoint.buf.is_empty()
-                    && in_flight.available_permits() + 1 == self.config.max_in_flight.max(1)
+                // Alone: no other call of this connection running (this one holds the
+                // only permit taken), answered and not yet written, or received — read
+                // already, or waiting in the socket.
+                request.call.alone = in_flight.available_permits() + 1 == self.config.max_in_flight.max(1)
                     && out.buffer().is_empty()
-                    && rx.is_empty();
+                    && rx.is_empty()
+                    && endpoint.buf.is_empty()
+                    && !endpoint.received_more();
                 if let Some((header, results)) = self.admit(request, permit, None).await.and_then(Finished::reply) {
                     queue_reply(out, &stream_message(&header, results, self.config.max_fragment)).await.map_err(io)?;
                 }
