@@ -127,12 +127,12 @@ impl Call {
     /// Whether the call came alone on its stream connection: when the server read it,
     /// nothing else from that connection had been received (read, or waiting in the
     /// socket), was running, or waited to be written. A snapshot of that moment: calls
-    /// may come after it. A procedure that must wait a short while for something outside the
-    /// runtime (a disk sync) may then do so on the connection's own task — the
-    /// connection has nothing else to do; a call that comes meanwhile is read once it is
-    /// over — instead of taking a task of its own, which costs hand-offs between threads.
-    /// Always false for datagrams (one socket serves every client) and for calls taken
-    /// with [`StreamEndpoint::get_request`].
+    /// may come after it. A procedure that must wait a short while for something
+    /// outside the runtime (a disk sync) may then do so on the connection's own task —
+    /// the connection has nothing else to do; a call that comes meanwhile is read once
+    /// it is over — instead of taking a task of its own, which costs hand-offs between
+    /// threads. Always false for datagrams (one socket serves every client) and for
+    /// calls taken with [`StreamEndpoint::get_request`].
     pub fn alone(&self) -> bool {
         self.alone
     }
