@@ -110,7 +110,7 @@ async fn the_binder_calls_registered_programs_on_a_callers_behalf() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_an_error_and_the_binder_keeps_answering() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
 
     let server = Binder::new(Table::default()).serve(Server::builder()).build();
     let tcp = server.listen(&"tcp://127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -134,21 +134,16 @@ async fn bad_input_gets_an_error_and_the_binder_keeps_answering() {
         }
     });
 
-    let words = |w: &[u32]| w.iter().flat_map(|x| x.to_be_bytes()).collect::<Vec<u8>>();
-    let record = |payload: Vec<u8>| [(0x8000_0000u32 | payload.len() as u32).to_be_bytes().to_vec(), payload].concat();
+    use courier_test_support::wire::{read_record_words, record, words};
     // xid, CALL, RPC 2, binder, v4, SET, AUTH_NONE, AUTH_NONE, then the arguments.
-    let call = |xid: u32, args: &[u32]| record([words(&[xid, 0, 2, 100_000, 4, 1, 0, 0, 0, 0]), words(args)].concat());
+    let call = |xid: u32, args: &[u32]| record(&[words(&[xid, 0, 2, 100_000, 4, 1, 0, 0, 0, 0]), words(args)].concat());
     let mut s = tokio::net::TcpStream::connect(tcp_addr).await.unwrap();
     // A SET cut short, then one whose netid claims 4 GiB - 16 bytes: GARBAGE_ARGS both.
     s.write_all(&call(1, &[0x2000_0060, 1])).await.unwrap();
     s.write_all(&call(2, &[0x2000_0060, 1, 0xffff_fff0])).await.unwrap();
     let mut replies = Vec::new();
     for _ in 0..2 {
-        let mut header = [0u8; 4];
-        s.read_exact(&mut header).await.unwrap();
-        let mut body = vec![0u8; (u32::from_be_bytes(header) & 0x7fff_ffff) as usize];
-        s.read_exact(&mut body).await.unwrap();
-        replies.push(body.chunks(4).map(|c| u32::from_be_bytes(c.try_into().unwrap())).collect::<Vec<u32>>());
+        replies.push(read_record_words(&mut s).await);
     }
     // Calls are served concurrently, so the replies may come in either order.
     replies.sort();

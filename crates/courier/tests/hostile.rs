@@ -49,12 +49,7 @@ async fn expect_closed(stream: &mut TcpStream, within: Duration) -> Duration {
 
 /// Reads one reply record and returns its words after the xid.
 async fn read_reply(stream: &mut TcpStream) -> Vec<u32> {
-    let mut header = [0u8; 4];
-    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut header)).await.unwrap().unwrap();
-    let len = (u32::from_be_bytes(header) & 0x7fff_ffff) as usize;
-    let mut body = vec![0u8; len];
-    stream.read_exact(&mut body).await.unwrap();
-    body.chunks(4).skip(1).map(|c| u32::from_be_bytes(c.try_into().unwrap())).collect()
+    courier_test_support::wire::read_record_words(stream).await.split_off(1)
 }
 
 struct Bystanders {

@@ -369,7 +369,8 @@ async fn a_caller_that_reads_its_own_reply_is_not_woken_again_for_it() {
 async fn a_call_is_alone_only_when_its_connection_has_nothing_else() {
     use courier::rpc::msg::CallHeader;
     use courier::rpc::OpaqueAuth;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use courier_test_support::wire;
+    use tokio::io::AsyncWriteExt;
     let service = Procedures::new()
         .raw(1, |call| async move { courier::rpc::encode_results(&call.alone()) })
         .typed(2, |ms: u32| async move { tokio::time::sleep(Duration::from_millis(ms.into())).await });
@@ -399,20 +400,15 @@ async fn a_call_is_alone_only_when_its_connection_has_nothing_else() {
         let header = CallHeader { xid, prog: PROG, vers: 1, proc: 1, cred: OpaqueAuth::NONE, verf: OpaqueAuth::NONE };
         let mut message = bytes::BytesMut::new();
         header.encode(&mut message);
-        both.extend_from_slice(&(0x8000_0000 | message.len() as u32).to_be_bytes());
-        both.extend_from_slice(&message);
+        both.extend(wire::record(&message));
     }
     stream.write_all(&both).await.unwrap();
     let mut answers = Vec::new();
     for _ in 0..2 {
-        let mut mark = [0u8; 4];
-        stream.read_exact(&mut mark).await.unwrap();
-        let mut reply = vec![0u8; (u32::from_be_bytes(mark) & 0x7fff_ffff) as usize];
-        stream.read_exact(&mut reply).await.unwrap();
         // xid, REPLY, MSG_ACCEPTED, verifier (2 words), SUCCESS, then the bool.
-        let word = |i: usize| u32::from_be_bytes(reply[i * 4..i * 4 + 4].try_into().unwrap());
-        assert_eq!((word(1), word(2), word(5)), (1, 0, 0), "call {} not answered", word(0));
-        answers.push((word(0), word(6) == 1));
+        let word = wire::read_record_words(&mut stream).await;
+        assert_eq!((word[1], word[2], word[5]), (1, 0, 0), "call {} not answered", word[0]);
+        answers.push((word[0], word[6] == 1));
     }
     answers.sort();
     // The first had the second received behind it; the second, the first's reply not

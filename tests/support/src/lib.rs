@@ -2,9 +2,11 @@
 //! make from a `.x` file (once per test process, into a directory of its own, so that
 //! parallel test processes never overwrite a binary another is running), start a C
 //! server and learn its ports, run a C client, and run a test in a network namespace of
-//! its own with a private rpcbind on port 111.
+//! its own with a private rpcbind on port 111; `nats`: nats-server and its clusters;
+//! `wire`: raw ONC RPC records for tests that write calls by hand.
 
 pub mod nats;
+pub mod wire;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
