@@ -4,7 +4,7 @@
 //! request-reply, and the disk's own floor (a 4 KiB append + fdatasync loop) — with 1, 16
 //! and 256 concurrent senders. Each run has senders sending for the given time while
 //! receivers take and acknowledge what comes (courier's in batches of up to `--batch`,
-//! JetStream's through its pull consumer, which fetches in batches too); the systems take
+//! each acknowledged with the receiver's next receive, JetStream's through its pull consumer, which fetches in batches too); the systems take
 //! turns in slices (`--rounds`), the floor among them, so that the machine's drift falls
 //! on all alike. It reports messages sent (acknowledged by the server) and received per
 //! second, and the senders' latency percentiles.
@@ -33,8 +33,8 @@ pub struct Args {
     /// Concurrent receivers.
     #[arg(long, default_value_t = 16)]
     receivers: usize,
-    /// The most messages a courier receiver takes in one call (RECEIVE_BATCH), then
-    /// acknowledges in one call (ACK_BATCH); 1: one message per RECEIVE and ACK.
+    /// The most messages a courier receiver takes in one call, acknowledging them with
+    /// its next (ACK_RECEIVE_BATCH); 1: one message per RECEIVE and ACK.
     #[arg(long, default_value_t = 64)]
     batch: u32,
     /// Message body size in bytes.
@@ -227,8 +227,26 @@ impl Row {
     }
 }
 
+/// What a receiver's loop goes by: whether to stop, and where to count the messages it
+/// received (and acknowledged).
+#[derive(Clone, Default)]
+struct Tally {
+    stop: Arc<AtomicBool>,
+    received: Arc<AtomicUsize>,
+}
+
+impl Tally {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    fn add(&self, messages: usize) {
+        self.received.fetch_add(messages, Ordering::Relaxed);
+    }
+}
+
 /// Runs `senders` loops of `send` for `length` while `receivers` loops of `receive` take
-/// what comes; `receive` returns how many messages it got.
+/// what comes, until their tally says stop.
 async fn drive<S, SF, R, RF>(
     (senders, receivers): (usize, usize),
     length: Duration,
@@ -238,21 +256,11 @@ async fn drive<S, SF, R, RF>(
 where
     S: Fn(usize) -> SF + Clone + Send + 'static,
     SF: std::future::Future<Output = anyhow::Result<()>> + Send,
-    R: Fn() -> RF + Clone + Send + 'static,
-    RF: std::future::Future<Output = anyhow::Result<usize>> + Send,
+    R: Fn(Tally) -> RF + Clone + Send + 'static,
+    RF: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
 {
-    let (stop, received) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
-    let receivers: Vec<_> = (0..receivers)
-        .map(|_| {
-            let (receive, stop, received) = (receive.clone(), stop.clone(), received.clone());
-            tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    received.fetch_add(receive().await?, Ordering::Relaxed);
-                }
-                anyhow::Ok(())
-            })
-        })
-        .collect();
+    let tally = Tally::default();
+    let receivers: Vec<_> = (0..receivers).map(|_| tokio::spawn(receive(tally.clone()))).collect();
     let start = Instant::now();
     let deadline = start + length;
     let loops: Vec<_> = (0..senders)
@@ -274,8 +282,8 @@ where
         latencies.extend(l.await??);
     }
     let elapsed = start.elapsed();
-    let received = received.load(Ordering::Relaxed);
-    stop.store(true, Ordering::Relaxed);
+    let received = tally.received.load(Ordering::Relaxed);
+    tally.stop.store(true, Ordering::Relaxed);
     for r in receivers {
         r.abort();
     }
@@ -299,19 +307,24 @@ async fn courier_run(
             Ok(())
         }
     };
-    let receive = move || {
+    // A receiver acknowledges each batch with its next receive (ACK_RECEIVE_BATCH).
+    let receive = move |tally: Tally| {
         let mailbox = mailbox.clone();
         async move {
             let wait = Duration::from_millis(200);
-            if batch == 1 {
-                return match mailbox.receive_timeout(None, wait).await? {
-                    Some(delivery) => Ok(usize::from(delivery.ack().await?)),
-                    None => Ok(0),
-                };
+            let mut receipts = Vec::new();
+            while !tally.stopped() {
+                if batch == 1 {
+                    if let Some(delivery) = mailbox.receive_timeout(None, wait).await? {
+                        tally.add(usize::from(delivery.ack().await?));
+                    }
+                    continue;
+                }
+                let (settled, taken) = mailbox.ack_and_receive_batch(&receipts, None, batch, wait).await?;
+                tally.add(settled.into_iter().filter(|&settled| settled).count());
+                receipts = taken.iter().map(|delivery| delivery.receipt()).collect();
             }
-            let receipts: Vec<_> =
-                mailbox.receive_batch(None, batch, wait).await?.iter().map(|delivery| delivery.receipt()).collect();
-            Ok(mailbox.ack_batch(&receipts).await?.into_iter().filter(|&settled| settled).count())
+            Ok(())
         }
     };
     drive(parties, length, send, receive).await
@@ -359,18 +372,22 @@ async fn jetstream_run(
             }
         }
     };
-    let receive = move || {
+    let receive = move |tally: Tally| {
         let messages = messages.clone();
         async move {
-            let next = tokio::time::timeout(Duration::from_millis(200), async { messages.lock().await.next().await });
-            match next.await {
-                Ok(Some(Ok(message))) => {
-                    message.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
-                    Ok(1)
+            while !tally.stopped() {
+                let wait = Duration::from_millis(200);
+                let next = tokio::time::timeout(wait, async { messages.lock().await.next().await });
+                match next.await {
+                    Ok(Some(Ok(message))) => {
+                        message.ack().await.map_err(|e| anyhow::anyhow!("ack: {e}"))?;
+                        tally.add(1);
+                    }
+                    Ok(Some(Err(e))) => return Err(anyhow::anyhow!("consume: {e}")),
+                    Ok(None) | Err(_) => {}
                 }
-                Ok(Some(Err(e))) => Err(anyhow::anyhow!("consume: {e}")),
-                Ok(None) | Err(_) => Ok(0),
             }
+            Ok(())
         }
     };
     let measured = drive(parties, length, send, receive).await;
@@ -405,7 +422,7 @@ async fn nats_core_run(
         }
     };
     // The responder is the receiver (every answered request was received): no receivers.
-    let receive = || async { Ok(0) };
+    let receive = |_| async { Ok(()) };
     let measured = drive((senders, 0), length, send, receive).await;
     responder.abort();
     measured.map(|m| Measured { received: m.latencies.len(), ..m })

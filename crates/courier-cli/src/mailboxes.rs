@@ -86,7 +86,7 @@ pub struct RecvArgs {
     source: Option<String>,
 }
 
-/// With `--follow`, the most messages taken (and then acknowledged) in one call.
+/// With `--follow`, the most messages taken in one call (and acknowledged with the next).
 const FOLLOW_BATCH: u32 = 64;
 /// Without `--timeout`, how long one receive waits before it asks again.
 const FOREVER: Duration = Duration::from_secs(3600);
@@ -95,11 +95,17 @@ pub async fn recv(args: RecvArgs) -> anyhow::Result<ExitCode> {
     let mailbox = args.target.open().await?;
     let timeout = args.timeout.map(Duration::try_from_secs_f64).transpose().context("--timeout: not a duration")?;
     let source = args.source.as_deref();
-    // Following a busy mailbox, messages come by the batch: one call takes those waiting.
-    let batch = if args.follow { FOLLOW_BATCH } else { 1 };
+    let wait = timeout.unwrap_or(FOREVER);
     let mut out = std::io::stdout().lock();
+    // Following a busy mailbox, messages come by the batch: one call acknowledges the
+    // batch printed last and takes those waiting.
+    let mut printed = Vec::new();
     loop {
-        let deliveries = mailbox.receive_batch(source, batch, timeout.unwrap_or(FOREVER)).await?;
+        let deliveries = match args.follow {
+            true => mailbox.ack_and_receive_batch(&printed, source, FOLLOW_BATCH, wait).await?.1,
+            false => mailbox.receive_batch(source, 1, wait).await?,
+        };
+        printed.clear();
         if deliveries.is_empty() {
             match timeout {
                 Some(timeout) => {
@@ -116,9 +122,9 @@ pub async fn recv(args: RecvArgs) -> anyhow::Result<ExitCode> {
         out.flush()?;
         // Printed: now they may go. If this acknowledgement is lost, they come again
         // after the mailbox's visibility timeout (at-least-once).
-        let receipts: Vec<_> = deliveries.iter().map(|delivery| delivery.receipt()).collect();
-        mailbox.ack_batch(&receipts).await?;
+        printed = deliveries.iter().map(|delivery| delivery.receipt()).collect();
         if !args.follow {
+            mailbox.ack_batch(&printed).await?;
             return Ok(ExitCode::SUCCESS);
         }
     }

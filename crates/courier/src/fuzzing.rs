@@ -9,8 +9,9 @@ use tokio_util::codec::Decoder;
 
 use crate::binder::uaddr;
 use crate::mailbox::protocol::{
-    AckBatchArgs, AckBatchReply, Delivered, MailboxInfo, MailboxRef, Name, ReceiveArgs, ReceiveBatchArgs,
-    ReceiveBatchReply, ReceiveReply, SendArgs, SendReply, SettleArgs, SettleReply, MAX_BATCH, MAX_BODY, MAX_NAME,
+    AckBatchArgs, AckBatchReply, AckReceiveBatchArgs, AckReceiveBatchReply, Delivered, MailboxInfo, MailboxRef, Name,
+    ReceiveArgs, ReceiveBatchArgs, ReceiveBatchReply, ReceiveReply, SendArgs, SendReply, SettleArgs, SettleReply,
+    MAX_BATCH, MAX_BODY, MAX_NAME,
 };
 use crate::mailbox::MailboxStats;
 use crate::rpc::msg::{Message, ReplyBody};
@@ -73,10 +74,11 @@ pub fn message(data: &[u8]) {
 }
 
 /// Decodes the rest of the input as one of the mailbox program's types
-/// ([`crate::mailbox::protocol`]), picked by the first byte modulo 12: `SendArgs`,
+/// ([`crate::mailbox::protocol`]), picked by the first byte modulo 14: `SendArgs`,
 /// `ReceiveArgs`, `SettleArgs`, `SendReply`, `ReceiveReply`, `SettleReply`,
 /// `Vec<MailboxInfo>` (LIST's reply), `MailboxRef`, `ReceiveBatchArgs`,
-/// `ReceiveBatchReply`, `AckBatchArgs`, `AckBatchReply`. Nothing may panic; a decoded
+/// `ReceiveBatchReply`, `AckBatchArgs`, `AckBatchReply`, `AckReceiveBatchArgs`,
+/// `AckReceiveBatchReply`. Nothing may panic; a decoded
 /// value must keep its bounds (names of at most 255 bytes, bodies of at most 1 MiB,
 /// batches of at most 256), and since
 /// `from_bytes` refuses bytes left over, it consumed the whole input and must re-encode
@@ -90,7 +92,7 @@ pub fn message(data: &[u8]) {
 pub fn mailbox_args(data: &[u8]) {
     let Some((&pick, rest)) = data.split_first() else { return };
     let input = Bytes::copy_from_slice(rest);
-    match pick % 12 {
+    match pick % 14 {
         0 => {
             round_trip(&input, |args: &SendArgs| {
                 bounded_names([&args.mailbox, &args.source]);
@@ -148,6 +150,19 @@ pub fn mailbox_args(data: &[u8]) {
         }
         11 => {
             round_trip(&input, |reply: &AckBatchReply| bounded_batch(reply.settled.len()));
+        }
+        12 => {
+            round_trip(&input, |args: &AckReceiveBatchArgs| {
+                bounded_names([Some(&args.mailbox), args.source.as_ref()].into_iter().flatten());
+                bounded_batch(args.receipts.len());
+            });
+        }
+        13 => {
+            round_trip(&input, |reply: &AckReceiveBatchReply| {
+                bounded_batch(reply.settled.len());
+                bounded_batch(reply.messages.len());
+                reply.messages.iter().for_each(bounded_delivery);
+            });
         }
         _ => {
             let Ok(reference) = courier_xdr::from_bytes::<MailboxRef>(input.clone()) else { return };

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use courier::mailbox::protocol::{
-    AckBatchArgs, AckBatchReply, MailboxInfo, MailboxRef, ReceiveArgs, ReceiveBatchArgs, ReceiveBatchReply,
-    ReceiveReply, SendArgs, SendReply, SettleArgs, SettleReply, MAX_BODY, MAX_NAME,
+    AckBatchArgs, AckBatchReply, AckReceiveBatchArgs, AckReceiveBatchReply, MailboxInfo, MailboxRef, ReceiveArgs,
+    ReceiveBatchArgs, ReceiveBatchReply, ReceiveReply, SendArgs, SendReply, SettleArgs, SettleReply, MAX_BODY,
+    MAX_NAME,
 };
 
 /// A harness of `courier::fuzzing`.
@@ -64,7 +65,7 @@ fn mailbox_corpus(prefix: &str) -> Vec<PathBuf> {
 fn decode_mailbox_input(data: &[u8]) -> Result<(), courier_xdr::Error> {
     let (pick, rest) = data.split_first().expect("an input has a selector byte");
     let rest = Bytes::copy_from_slice(rest);
-    match pick % 12 {
+    match pick % 14 {
         0 => courier_xdr::from_bytes::<SendArgs>(rest).map(drop),
         1 => courier_xdr::from_bytes::<ReceiveArgs>(rest).map(drop),
         2 => courier_xdr::from_bytes::<SettleArgs>(rest).map(drop),
@@ -76,6 +77,8 @@ fn decode_mailbox_input(data: &[u8]) -> Result<(), courier_xdr::Error> {
         9 => courier_xdr::from_bytes::<ReceiveBatchReply>(rest).map(drop),
         10 => courier_xdr::from_bytes::<AckBatchArgs>(rest).map(drop),
         11 => courier_xdr::from_bytes::<AckBatchReply>(rest).map(drop),
+        12 => courier_xdr::from_bytes::<AckReceiveBatchArgs>(rest).map(drop),
+        13 => courier_xdr::from_bytes::<AckReceiveBatchReply>(rest).map(drop),
         _ => courier_xdr::from_bytes::<MailboxRef>(rest).map(drop),
     }
 }
@@ -84,13 +87,13 @@ fn decode_mailbox_input(data: &[u8]) -> Result<(), courier_xdr::Error> {
 fn the_mailbox_seeds_decode_and_the_hostile_inputs_do_not() {
     let (seeds, hostile) = (mailbox_corpus("seed-"), mailbox_corpus("hostile-"));
     assert!(seeds.len() >= 6 && hostile.len() >= 3, "{} seeds, {} hostile inputs", seeds.len(), hostile.len());
-    let mut picked = [false; 12];
+    let mut picked = [false; 14];
     for path in seeds {
         let data = fs::read(&path).unwrap();
         decode_mailbox_input(&data).unwrap_or_else(|e| panic!("{} does not decode: {e}", path.display()));
-        picked[usize::from(data[0] % 12)] = true;
+        picked[usize::from(data[0] % 14)] = true;
     }
-    assert_eq!(picked, [true; 12], "a seed for each of the twelve types");
+    assert_eq!(picked, [true; 14], "a seed for each of the fourteen types");
     for path in hostile {
         let data = fs::read(&path).unwrap();
         assert!(decode_mailbox_input(&data).is_err(), "{} decodes", path.display());

@@ -1,8 +1,8 @@
 //! A node's mailbox program against garbage: a node serving a post office gets thousands
-//! of calls (procedures 0 to 8) whose arguments are valid, truncated, mutated or random
+//! of calls (procedures 0 to 9) whose arguments are valid, truncated, mutated or random
 //! encodings, over one TCP connection and over UDP. Every call must be answered:
 //! GARBAGE_ARGS exactly when its arguments do not decode, otherwise a reply that decodes
-//! (NULL for procedure 0, PROC_UNAVAIL for 8). Afterwards well-behaved clients on both
+//! (NULL for procedure 0, PROC_UNAVAIL for 9). Afterwards well-behaved clients on both
 //! transports must still send and receive a message.
 
 use std::collections::HashMap;
@@ -12,8 +12,9 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use courier::mailbox::post_office::{PostOffice, PostOfficeConfig};
 use courier::mailbox::protocol::{
-    self, AckBatchArgs, AckBatchReply, Body, MailboxInfo, MailboxRef, Name, ReceiveArgs, ReceiveBatchArgs,
-    ReceiveBatchReply, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs, SettleReply, Status,
+    self, AckBatchArgs, AckBatchReply, AckReceiveBatchArgs, AckReceiveBatchReply, Body, MailboxInfo, MailboxRef, Name,
+    ReceiveArgs, ReceiveBatchArgs, ReceiveBatchReply, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs,
+    SettleReply, Status,
 };
 use courier::mailbox::remote::{MailboxClient, RemoteMailbox};
 use courier::mailbox::Receipt;
@@ -88,10 +89,10 @@ fn wait_ms(rng: &mut SmallRng) -> u32 {
 }
 
 /// The procedure past the last one.
-const UNAVAILABLE: u32 = 8;
+const UNAVAILABLE: u32 = 9;
 
 /// A valid encoding of the arguments of SEND (0), RECEIVE (1), ACK and RELEASE (2),
-/// LIST (3, no arguments), RECEIVE_BATCH (4) or ACK_BATCH (5).
+/// LIST (3, no arguments), RECEIVE_BATCH (4), ACK_BATCH (5) or ACK_RECEIVE_BATCH (6).
 fn valid_args(rng: &mut SmallRng, kind: u32) -> Vec<u8> {
     let encoded = match kind {
         0 => {
@@ -124,6 +125,13 @@ fn valid_args(rng: &mut SmallRng, kind: u32) -> Vec<u8> {
             let receipts = (0..rng.random_range(0..8)).map(|_| receipt(rng)).collect();
             courier_xdr::to_bytes(&AckBatchArgs { mailbox: name(rng), receipts: BoundedVec::new(receipts).unwrap() })
         }
+        6 => {
+            let receipts = BoundedVec::new((0..rng.random_range(0..8)).map(|_| receipt(rng)).collect()).unwrap();
+            let source = rng.random_bool(0.5).then(|| name(rng));
+            let max = [0, 1, 5, protocol::MAX_BATCH, u32::MAX][rng.random_range(0..5)];
+            let (mailbox, wait_ms) = (name(rng), wait_ms(rng));
+            courier_xdr::to_bytes(&AckReceiveBatchArgs { mailbox, receipts, source, wait_ms, max })
+        }
         _ => courier_xdr::to_bytes(&()),
     };
     encoded.unwrap().to_vec()
@@ -134,7 +142,7 @@ fn receipt(rng: &mut SmallRng) -> Receipt {
     Receipt { id: rng.random_range(0..20), delivery: rng.random_range(0..3), incarnation: rng.random() }
 }
 
-/// A call to procedure 0 to 8 with arguments made for it (mostly) or for another
+/// A call to procedure 0 to 9 with arguments made for it (mostly) or for another
 /// procedure, sent as they are, truncated, with bytes flipped, with a word replaced by a
 /// hostile length, with bytes appended, or replaced by random bytes.
 fn garbage(rng: &mut SmallRng) -> Garbage {
@@ -143,10 +151,10 @@ fn garbage(rng: &mut SmallRng) -> Garbage {
         1 | 2 => proc - 1,
         3 | 4 => 2,
         5 => 3,
-        6 | 7 => proc - 2,
-        _ => rng.random_range(0..6),
+        6..=8 => proc - 2,
+        _ => rng.random_range(0..7),
     };
-    let kind = if rng.random_bool(0.8) { kind } else { rng.random_range(0..6) };
+    let kind = if rng.random_bool(0.8) { kind } else { rng.random_range(0..7) };
     let mut args = valid_args(rng, kind);
     match rng.random_range(0..6) {
         0 => {}
@@ -199,6 +207,7 @@ fn args_decode(proc: u32, args: &Bytes) -> bool {
         protocol::LIST => courier_xdr::from_bytes::<()>(args).is_ok(),
         protocol::RECEIVE_BATCH => courier_xdr::from_bytes::<ReceiveBatchArgs>(args).is_ok(),
         protocol::ACK_BATCH => courier_xdr::from_bytes::<AckBatchArgs>(args).is_ok(),
+        protocol::ACK_RECEIVE_BATCH => courier_xdr::from_bytes::<AckReceiveBatchArgs>(args).is_ok(),
         _ => unreachable!("procedure {proc} has no arguments to check"),
     }
 }
@@ -243,6 +252,12 @@ fn check_reply(call: &Garbage, results: Bytes, stat: AcceptStat, tally: &mut Tal
                 protocol::ACK_BATCH => courier_xdr::from_bytes::<AckBatchReply>(results).map(|reply| {
                     let args: AckBatchArgs = courier_xdr::from_bytes(call.args.clone()).unwrap();
                     assert_eq!(reply.settled.len(), args.receipts.len(), "one answer per receipt: {reply:?}");
+                }),
+                protocol::ACK_RECEIVE_BATCH => courier_xdr::from_bytes::<AckReceiveBatchReply>(results).map(|reply| {
+                    let args: AckReceiveBatchArgs = courier_xdr::from_bytes(call.args.clone()).unwrap();
+                    let receipts = if reply.status == Status::Ok { args.receipts.len() } else { 0 };
+                    assert_eq!(reply.settled.len(), receipts, "one answer per receipt, if any: {reply:?}");
+                    assert!(reply.messages.len() <= args.max.max(1) as usize, "{reply:?} to {args:?}");
                 }),
                 protocol::LIST => courier_xdr::from_bytes::<Vec<MailboxInfo>>(results).map(|list| {
                     assert!(list.len() <= MAX_MAILBOXES, "{} mailboxes listed", list.len());

@@ -13,8 +13,8 @@ use bytes::Bytes;
 use courier::mailbox::post_office::{PostOffice, PostOfficeConfig};
 use courier::mailbox::protocol::{self, MailboxRef};
 use courier::mailbox::remote::{MailboxClient, RemoteError, RemoteMailbox};
-use courier::mailbox::store::{FjallStore, Store};
-use courier::mailbox::{QueueConfig, WhenFull};
+use courier::mailbox::store::{FjallStore, Record, Store};
+use courier::mailbox::{QueueConfig, Receipt, WhenFull};
 use courier::rpc::{CallError, Client, ClientConfig, Server};
 use courier::transport::Endpoint;
 use futures_util::StreamExt;
@@ -303,6 +303,78 @@ async fn durable_messages_survive_a_restart_of_the_node_and_acknowledged_ones_st
     let letter = dead.try_receive(None).await.unwrap().expect("the dead letter survived");
     assert_eq!(letter.message().body, text("order 3"));
     letter.ack().await.unwrap();
+}
+
+/// A store whose commits that remove messages fail while it is told to refuse them.
+struct Refusing {
+    store: FjallStore,
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+impl Store for Refusing {
+    fn commit(&self, records: &[Record], removals: &[(String, u64)]) -> std::io::Result<()> {
+        if !removals.is_empty() && self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(std::io::Error::other("removals refused"));
+        }
+        self.store.commit(records, removals)
+    }
+    fn load(&self, mailbox: &str) -> std::io::Result<Vec<Record>> {
+        self.store.load(mailbox)
+    }
+    fn mailboxes(&self) -> std::io::Result<Vec<String>> {
+        self.store.mailboxes()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_acknowledges_a_batch_with_its_next_receive() {
+    let store = Arc::new(Refusing { store: FjallStore::open(&scratch("ack-receive")).unwrap(), refuse: false.into() });
+    // Deliveries stay in flight for the whole test: none comes back on its own.
+    let mut config = config();
+    config.queue.visibility = Duration::from_secs(60);
+    let node = Node::start(config, Some(store.clone())).await;
+    let q = node.mailbox("jobs").await;
+    for i in 0..3 {
+        q.send_durable("boss", text(&format!("job {i}"))).await.unwrap();
+    }
+    // Nothing to acknowledge yet: a batch receive.
+    let (settled, first) = q.ack_and_receive_batch(&[], None, 2, Duration::from_secs(5)).await.unwrap();
+    assert!(settled.is_empty());
+    assert_eq!(bodies(&first), [text("job 0"), text("job 1")]);
+
+    // Two acknowledged and the next taken in one call; the removals were on disk before it answered.
+    let receipts: Vec<_> = first.iter().map(|d| d.receipt()).collect();
+    let (settled, second) = q.ack_and_receive_batch(&receipts, None, 10, Duration::from_secs(5)).await.unwrap();
+    assert_eq!((settled, bodies(&second)), (vec![true, true], vec![text("job 2")]));
+    assert_eq!(stored(&node, "jobs"), 1);
+
+    // A stale receipt is refused; with nothing waiting, the answer comes when the wait is over.
+    let stale = Receipt { delivery: second[0].receipt().delivery + 1, ..second[0].receipt() };
+    let start = Instant::now();
+    let (settled, none) = q.ack_and_receive_batch(&[stale], None, 10, Duration::from_millis(300)).await.unwrap();
+    assert_eq!(settled, [false]);
+    assert!(none.is_empty() && start.elapsed() >= Duration::from_millis(250), "{:?}", start.elapsed());
+
+    // A message sent while the call waits answers it, with the acknowledgement.
+    let waiting = tokio::spawn({
+        let (q, receipt) = (q.clone(), second[0].receipt());
+        async move { q.ack_and_receive_batch(&[receipt], None, 10, Duration::from_secs(5)).await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    q.send_durable("boss", text("job 3")).await.unwrap();
+    let (settled, third) = waiting.await.unwrap();
+    assert_eq!((settled, bodies(&third)), (vec![true], vec![text("job 3")]));
+    assert_eq!(stored(&node, "jobs"), 1, "job 2 forgotten on disk, job 3 kept");
+
+    // When the removals fail, the call says so and takes nothing: job 4 waits for the next receive.
+    q.send_durable("boss", text("job 4")).await.unwrap();
+    store.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refused = q.ack_and_receive_batch(&[third[0].receipt()], None, 10, Duration::from_secs(5)).await;
+    assert!(matches!(&refused, Err(RemoteError::Store(why)) if why.contains("removals refused")), "{refused:?}");
+    store.refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+    let (settled, fourth) = q.ack_and_receive_batch(&[], None, 10, Duration::ZERO).await.unwrap();
+    assert_eq!((settled, bodies(&fourth)), (vec![], vec![text("job 4")]));
+    assert_eq!(stored(&node, "jobs"), 2, "job 3 not forgotten on disk (it comes back after a restart), job 4 kept");
 }
 
 /// How many messages of `mailbox` the node's store holds.

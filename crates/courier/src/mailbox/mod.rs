@@ -403,11 +403,23 @@ impl Mailbox {
     /// (the persisted ones leave the store in one commit): for each, whether its message
     /// will not come again.
     pub async fn ack_batch(&self, receipts: &[Receipt]) -> std::io::Result<Vec<bool>> {
-        let (settled, persisted) = self.take_settled(receipts);
-        if let (false, Some(durable)) = (persisted.is_empty(), &self.shared.store) {
-            durable.remove(&self.shared.name, &persisted).await?;
+        let (settled, removal) = self.queue_acks(receipts);
+        if let Some(removal) = removal {
+            removal.await?;
         }
         Ok(settled)
+    }
+
+    /// Acknowledges the deliveries of `receipts` as [`Mailbox::ack_batch`] does, but
+    /// returns at once: for each, whether its message will not come again; and the
+    /// removal of the persisted ones from the store, already queued, to wait for.
+    pub(crate) fn queue_acks(&self, receipts: &[Receipt]) -> (Vec<bool>, Option<store::Committed>) {
+        let (settled, persisted) = self.take_settled(receipts);
+        let removal = match (persisted.is_empty(), &self.shared.store) {
+            (false, Some(durable)) => Some(durable.queue_removal(&self.shared.name, &persisted)),
+            _ => None,
+        };
+        (settled, removal)
     }
 
     /// Gives the delivery of `receipt` back unprocessed, first in line. False if that

@@ -16,9 +16,10 @@ use bytes::Bytes;
 use courier_xdr::BoundedVec;
 
 use super::protocol::{
-    AckBatchArgs, AckBatchReply, Body, Delivered, MailboxInfo, Name, ReceiveArgs, ReceiveBatchArgs, ReceiveBatchReply,
-    ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs, SettleReply, Status, ACK, ACK_BATCH, LIST, MAX_BATCH,
-    MAX_BODY, RECEIVE, RECEIVE_BATCH, RELEASE, SEND,
+    AckBatchArgs, AckBatchReply, AckReceiveBatchArgs, AckReceiveBatchReply, Body, Delivered, MailboxInfo, Name,
+    ReceiveArgs, ReceiveBatchArgs, ReceiveBatchReply, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs,
+    SettleReply, Status, ACK, ACK_BATCH, ACK_RECEIVE_BATCH, LIST, MAX_BATCH, MAX_BODY, RECEIVE, RECEIVE_BATCH, RELEASE,
+    SEND,
 };
 use super::store::{GroupCommit, Store};
 use super::{Delivery, Mailbox, QueueConfig, Receipt, SendError};
@@ -203,19 +204,62 @@ impl PostOffice {
             Ok(mailbox) => mailbox,
             Err(_) => return ReceiveBatchReply { status: Status::TooMany, messages: BoundedVec::default() },
         };
-        let source = args.source.as_deref();
-        let max = args.max.clamp(1, MAX_BATCH) as usize;
+        let batch = self.take_batch(call, &mailbox, args.source.as_deref(), args.max, args.wait_ms).await;
+        ReceiveBatchReply { status: Status::Ok, messages: on_the_wire(batch) }
+    }
+
+    /// Takes a batch for a receive call: waits (at most `wait_ms`, as bounded by
+    /// [`PostOffice::wait_for`]) for a message from `source`, if given, then takes it
+    /// and those behind it, at most `max` (at least 1, at most [`MAX_BATCH`]) and, beyond
+    /// the first, at most what a reply on the call's transport carries.
+    async fn take_batch(
+        &self,
+        call: &Call,
+        mailbox: &Mailbox,
+        source: Option<&str>,
+        max: u32,
+        wait_ms: u32,
+    ) -> Vec<Delivery> {
+        let max = max.clamp(1, MAX_BATCH) as usize;
         let bytes = match call.peer {
             Peer::Udp(_) => DATAGRAM_BATCH_BYTES,
             _ => MAX_BODY as usize,
         };
-        let wait = self.wait_for(call, Duration::from_millis(args.wait_ms.into()));
-        let batch = match wait.is_zero() {
+        let wait = self.wait_for(call, Duration::from_millis(wait_ms.into()));
+        match wait.is_zero() {
             true => mailbox.take(source, max, bytes),
             false => mailbox.receive_batch_within(source, max, bytes, wait).await,
+        }
+    }
+
+    /// Settles the receipts, then receives: the removals of persisted messages are
+    /// queued before the wait and done (on disk) before the answer. If they failed, the
+    /// batch taken meanwhile goes back, first in line, and the answer says why.
+    async fn ack_receive_batch(&self, call: &Call, args: AckReceiveBatchArgs) -> AckReceiveBatchReply {
+        let reply = |status, settled, messages, reason: String| AckReceiveBatchReply {
+            status,
+            settled: BoundedVec::new(settled).unwrap_or_default(),
+            messages,
+            reason,
         };
-        let messages = batch.into_iter().filter_map(delivered).collect();
-        ReceiveBatchReply { status: Status::Ok, messages: BoundedVec::new(messages).unwrap_or_default() }
+        let mailbox = match self.mailbox(&args.mailbox) {
+            Ok(mailbox) => mailbox,
+            Err(e) => return reply(Status::TooMany, Vec::new(), BoundedVec::default(), e.to_string()),
+        };
+        let (settled, removal) = mailbox.queue_acks(&args.receipts);
+        let batch = self.take_batch(call, &mailbox, args.source.as_deref(), args.max, args.wait_ms).await;
+        let removed = match removal {
+            Some(removal) => removal.await,
+            None => Ok(()),
+        };
+        if let Err(e) = removed {
+            for delivery in batch {
+                delivery.release();
+            }
+            let reason = format!("acknowledged, but not forgotten on disk: {e}");
+            return reply(Status::StoreFailed, Vec::new(), BoundedVec::default(), reason);
+        }
+        reply(Status::Ok, settled, on_the_wire(batch), String::new())
     }
 
     async fn settle(&self, args: SettleArgs, ack: bool) -> SettleReply {
@@ -261,7 +305,7 @@ impl PostOffice {
     pub fn service(self: &Arc<Self>) -> Procedures {
         let (send, receive, ack, release, list) =
             (self.clone(), self.clone(), self.clone(), self.clone(), self.clone());
-        let (receive_batch, ack_batch) = (self.clone(), self.clone());
+        let (receive_batch, ack_batch, ack_receive_batch) = (self.clone(), self.clone(), self.clone());
         Procedures::new()
             .typed_call(SEND, move |call, args: SendArgs| {
                 let office = send.clone();
@@ -291,10 +335,19 @@ impl PostOffice {
                 let office = ack_batch.clone();
                 async move { office.ack_batch(args).await }
             })
+            .typed_call(ACK_RECEIVE_BATCH, move |call, args: AckReceiveBatchArgs| {
+                let office = ack_receive_batch.clone();
+                async move { office.ack_receive_batch(&call, args).await }
+            })
     }
 }
 
-/// A delivery as RECEIVE's and RECEIVE_BATCH's replies carry it.
+/// A batch as the receive procedures' replies carry it.
+fn on_the_wire(batch: Vec<Delivery>) -> BoundedVec<Delivered, MAX_BATCH> {
+    BoundedVec::new(batch.into_iter().filter_map(delivered).collect()).unwrap_or_default()
+}
+
+/// A delivery as the receive procedures' replies carry it.
 fn delivered(delivery: Delivery) -> Option<Delivered> {
     let (m, receipt) = delivery.into_parts();
     // Names and bodies came in through the same bounds.

@@ -60,6 +60,19 @@
 //!     bool settled<256>;        /* one per receipt, in order; empty when status is not OK */
 //!     string reason<>;
 //! };
+//! struct ack_receive_batch_args {
+//!     mailbox_name mailbox;
+//!     receipt receipts<256>;    /* acknowledged first, as by ACK_BATCH */
+//!     source_name *source;      /* then, as RECEIVE_BATCH: only messages from this sender */
+//!     unsigned int wait_ms;     /* for the first message; 0: do not wait */
+//!     unsigned int max;         /* at most this many messages (and at most 256) */
+//! };
+//! struct ack_receive_batch_reply {
+//!     mailbox_status status;    /* STORE_FAILED: the removals failed; no message was taken */
+//!     bool settled<256>;        /* one per receipt, in order; empty when status is not OK */
+//!     delivered messages<256>;
+//!     string reason<>;
+//! };
 //! struct mailbox_info {
 //!     mailbox_name name;
 //!     unsigned hyper waiting;
@@ -82,6 +95,7 @@
 //!         mailbox_infos LIST(void) = 5;          /* sorted by name */
 //!         receive_batch_reply RECEIVE_BATCH(receive_batch_args) = 6;
 //!         ack_batch_reply ACK_BATCH(ack_batch_args) = 7;
+//!         ack_receive_batch_reply ACK_RECEIVE_BATCH(ack_receive_batch_args) = 8;
 //!     } = 1;
 //! } = 0x20435204;
 //! ```
@@ -104,6 +118,13 @@
 //! that a reply stays well inside a record (a datagram) — each a delivery of its own; ACK_BATCH acknowledges many deliveries in one
 //! call (and, for persisted messages, in one commit). One call then carries what took
 //! one per message.
+//!
+//! A receiver that goes on receiving acknowledges what it has done with its next
+//! receive: ACK_RECEIVE_BATCH settles its receipts as ACK_BATCH does, then waits for
+//! messages as RECEIVE_BATCH does, and answers once both are done — the removals of
+//! persisted messages on disk (they share the commit that persists the next message, on
+//! a busy mailbox) and the batch taken. One call per batch, not two; the
+//! acknowledgements' outcome comes with the next batch (or when the wait is over).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -135,6 +156,9 @@ pub const LIST: u32 = 5;
 pub const RECEIVE_BATCH: u32 = 6;
 /// ACK_BATCH(ack_batch_args): removes many delivered messages.
 pub const ACK_BATCH: u32 = 7;
+/// ACK_RECEIVE_BATCH(ack_receive_batch_args): removes delivered messages, then takes the
+/// next ones, waiting up to `wait_ms` for the first.
+pub const ACK_RECEIVE_BATCH: u32 = 8;
 
 /// The longest mailbox or source name.
 pub const MAX_NAME: u32 = 255;
@@ -307,6 +331,36 @@ pub struct AckBatchReply {
     /// For each receipt, in order, false when that delivery was no longer in flight
     /// (empty unless `status` is `Ok`).
     pub settled: BoundedVec<bool, MAX_BATCH>,
+    /// Why it failed, in words.
+    pub reason: String,
+}
+
+/// ACK_RECEIVE_BATCH's arguments.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AckReceiveBatchArgs {
+    /// The mailbox (made on first use).
+    pub mailbox: Name,
+    /// The deliveries to acknowledge first.
+    pub receipts: BoundedVec<Receipt, MAX_BATCH>,
+    /// Only messages from this sender.
+    pub source: Option<Name>,
+    /// How long to wait for the first message, in milliseconds (bounded as RECEIVE's).
+    pub wait_ms: u32,
+    /// The most messages wanted (the node gives at most [`MAX_BATCH`]).
+    pub max: u32,
+}
+
+/// ACK_RECEIVE_BATCH's reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AckReceiveBatchReply {
+    /// What happened (`StoreFailed` when the durable removals failed: then no message
+    /// was taken).
+    pub status: Status,
+    /// For each receipt, in order, false when that delivery was no longer in flight
+    /// (empty unless `status` is `Ok`).
+    pub settled: BoundedVec<bool, MAX_BATCH>,
+    /// The messages, oldest first; none if none came in time.
+    pub messages: BoundedVec<Delivered, MAX_BATCH>,
     /// Why it failed, in words.
     pub reason: String,
 }

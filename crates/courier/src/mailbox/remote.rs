@@ -4,7 +4,8 @@
 //! acknowledgement by receipt — each one call of the mailbox program
 //! ([`protocol`](super::protocol)) to the node; and batches
 //! ([`RemoteMailbox::receive_batch`], [`RemoteMailbox::ack_batch`]) that carry many
-//! messages or receipts in one call.
+//! messages or receipts in one call, and for a receiver that goes on receiving, both in
+//! one call ([`RemoteMailbox::ack_and_receive_batch`]).
 //!
 //! A waiting receive is a long poll: the node holds the call until a message comes or
 //! the wait ends. A message received but never acknowledged (its receiver crashed, its
@@ -19,9 +20,10 @@ use futures_util::Stream;
 use courier_xdr::BoundedVec;
 
 use super::protocol::{
-    AckBatchArgs, AckBatchReply, Body, Delivered, MailboxInfo, MailboxRef, Name, ReceiveArgs, ReceiveBatchArgs,
-    ReceiveBatchReply, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs, SettleReply, Status, ACK, ACK_BATCH,
-    LIST, MAX_BATCH, MAX_BODY, PROGRAM, RECEIVE, RECEIVE_BATCH, RELEASE, SEND, VERSION,
+    AckBatchArgs, AckBatchReply, AckReceiveBatchArgs, AckReceiveBatchReply, Body, Delivered, MailboxInfo, MailboxRef,
+    Name, ReceiveArgs, ReceiveBatchArgs, ReceiveBatchReply, ReceiveReply, SendArgs, SendMode, SendReply, SettleArgs,
+    SettleReply, Status, ACK, ACK_BATCH, ACK_RECEIVE_BATCH, LIST, MAX_BATCH, MAX_BODY, PROGRAM, RECEIVE, RECEIVE_BATCH,
+    RELEASE, SEND, VERSION,
 };
 use super::{Message, Receipt};
 use crate::rpc::{CallError, CallOptions, Client, ClientConfig, ProcId};
@@ -283,6 +285,51 @@ impl RemoteMailbox {
             }
         }
         Ok(settled)
+    }
+
+    /// Acknowledges `receipts` and receives the next batch, in one call
+    /// (ACK_RECEIVE_BATCH) where [`RemoteMailbox::ack_batch`] and
+    /// [`RemoteMailbox::receive_batch`] take two: for each receipt, in order, whether its
+    /// message will not come again; then what `receive_batch(source, max, timeout)`
+    /// would return. The answer comes once both are done: the removals on the node's
+    /// disk, and the batch taken (or the wait over). On a busy durable mailbox the
+    /// removals share the commit of the next message, so they cost the receiver no wait
+    /// of their own. Receipts beyond [`MAX_BATCH`] are acknowledged first, by
+    /// ACK_BATCH. If the removals failed, the error says so and no message was taken.
+    pub async fn ack_and_receive_batch(
+        &self,
+        receipts: &[Receipt],
+        source: Option<&str>,
+        max: u32,
+        timeout: Duration,
+    ) -> Result<(Vec<bool>, Vec<RemoteDelivery>), RemoteError> {
+        if max == 0 {
+            return Ok((self.ack_batch(receipts).await?, Vec::new()));
+        }
+        let (before, last) = receipts.split_at(receipts.len().saturating_sub(MAX_BATCH as usize));
+        let mut settled = self.ack_batch(before).await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let wait = timeout.min(POLL);
+        let args = AckReceiveBatchArgs {
+            mailbox: self.name.clone(),
+            receipts: BoundedVec::new(last.to_vec()).expect("at most MAX_BATCH"),
+            source: source.map(name).transpose()?,
+            wait_ms: millis(wait),
+            max,
+        };
+        let options = CallOptions { timeout: Some(wait + SLACK), ..CallOptions::default() };
+        let reply: AckReceiveBatchReply = self.office.call(ACK_RECEIVE_BATCH, &args, options).await?;
+        match reply.status {
+            Status::TooMany => return Err(RemoteError::TooMany),
+            Status::Ok if reply.settled.len() == last.len() => settled.extend(reply.settled.iter()),
+            _ => return Err(RemoteError::Store(reply.reason)),
+        }
+        let mut batch: Vec<_> = reply.messages.into_vec().into_iter().map(|m| self.delivery(m)).collect();
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if batch.is_empty() && timeout > POLL && !left.is_zero() {
+            batch = self.receive_batch(source, max, left).await?;
+        }
+        Ok((settled, batch))
     }
 
     /// Receives the next message (from `source`, if given), waiting for one.

@@ -405,15 +405,20 @@ impl GroupCommit {
     /// Forgets messages `ids` of `mailbox`; returns once that is on disk. Removals share
     /// the appends' rounds.
     pub async fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
+        self.queue_removal(mailbox, ids).await
+    }
+
+    /// Queues the removal of messages `ids` of `mailbox` at once; the future tells when
+    /// it is on disk. Dropping the future does not take the removal back. Call within a
+    /// tokio runtime.
+    pub fn queue_removal(&self, mailbox: &str, ids: &[u64]) -> Committed {
         let (done, committed) = oneshot::channel();
-        {
-            let mut pending = lock(&self.pending.0);
-            pending.removals.extend(ids.iter().map(|id| (mailbox.to_owned(), *id)));
-            pending.oldest_removal.get_or_insert(Instant::now());
-            pending.waiters.push(done);
-            self.hand_on(pending);
-        }
-        Committed(committed).await
+        let mut pending = lock(&self.pending.0);
+        pending.removals.extend(ids.iter().map(|id| (mailbox.to_owned(), *id)));
+        pending.oldest_removal.get_or_insert(Instant::now());
+        pending.waiters.push(done);
+        self.hand_on(pending);
+        Committed(committed)
     }
 
     /// Adds an append to the next round, and writes that round here if `here` allows
