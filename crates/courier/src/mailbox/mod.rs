@@ -405,15 +405,15 @@ impl Mailbox {
     pub async fn ack_batch(&self, receipts: &[Receipt]) -> std::io::Result<Vec<bool>> {
         let (settled, removal) = self.queue_acks(receipts);
         if let Some(removal) = removal {
-            removal.await?;
+            removal.done().await?;
         }
         Ok(settled)
     }
 
     /// Acknowledges the deliveries of `receipts` as [`Mailbox::ack_batch`] does, but
     /// returns at once: for each, whether its message will not come again; and the
-    /// removal of the persisted ones from the store, already queued, to wait for.
-    pub(crate) fn queue_acks(&self, receipts: &[Receipt]) -> (Vec<bool>, Option<store::Committed>) {
+    /// removal of the persisted ones from the store, queued for a round to come.
+    pub(crate) fn queue_acks(&self, receipts: &[Receipt]) -> (Vec<bool>, Option<store::Removal>) {
         let (settled, persisted) = self.take_settled(receipts);
         let removal = match (persisted.is_empty(), &self.shared.store) {
             (false, Some(durable)) => Some(durable.queue_removal(&self.shared.name, &persisted)),

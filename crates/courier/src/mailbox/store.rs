@@ -229,11 +229,13 @@ impl Store for FjallStore {
 /// durable sends cost far fewer than N syncs.
 ///
 /// Removals (acknowledged messages) ride on the appends' transactions: while durable
-/// sends are coming (one came within the last ten lingers), a round that would only
-/// remove waits up to [`REMOVAL_LINGER`] for the next append to share its sync. One
-/// sender whose receiver acknowledges each message thus costs one sync per message,
-/// not two; the acknowledgement is answered at most that much later. Without sends
-/// (receivers draining a backlog) removals commit at once.
+/// sends are coming (one came within the last ten lingers), a removal waits up to
+/// [`REMOVAL_LINGER`] for the next append to share its sync, and only then does a round
+/// start for it — started by its own [`Removal`], so that no committer thread is woken
+/// for removals that an append will take anyway. One sender whose receiver acknowledges
+/// each message thus costs one sync per message, not two; the acknowledgement is
+/// answered at most that much later. Without sends (receivers draining a backlog)
+/// removals commit at once.
 ///
 /// Appends gather too: concurrent senders answered by one round send again at about the
 /// same time, but the first of them would otherwise start the next round alone, the
@@ -286,6 +288,8 @@ struct Pending {
     oldest_record: Option<Instant>,
     /// How many appends the last round wrote.
     last_round: usize,
+    /// How many rounds have taken what was pending.
+    rounds: u64,
     /// How long the last round's commit took (none yet: unknown).
     last_commit: Option<Duration>,
     /// How long a round waits for as many appends as the last one: half the last
@@ -303,17 +307,23 @@ struct Pending {
 }
 
 impl Pending {
-    /// Until when the next round should wait for more, if it should: a round of only
-    /// removals for an append (while appends come), a round of appends for as many as
-    /// the last round had.
+    /// Until when the next round of appends should wait for more, if it should: for as
+    /// many as the last round had.
     fn hold(&self, now: Instant) -> Option<Instant> {
-        let (until, short) = if self.records.is_empty() {
-            let sending = self.last_append.is_some_and(|at| now.duration_since(at) < self.linger * APPENDS_RECENT);
-            (self.oldest_removal? + self.linger, sending)
-        } else {
-            (self.oldest_record? + self.gather, self.records.len() < self.last_round)
-        };
-        (short && now < until).then_some(until)
+        let until = self.oldest_record? + self.gather;
+        (self.records.len() < self.last_round && now < until).then_some(until)
+    }
+
+    /// Whether appends come (the last within [`APPENDS_RECENT`] lingers).
+    fn sending(&self, now: Instant) -> bool {
+        self.last_append.is_some_and(|at| now.duration_since(at) < self.linger * APPENDS_RECENT)
+    }
+
+    /// Whether all that is pending is removals that may still wait for an append's
+    /// round: appends come, and the oldest removal came less than a linger ago. (Each
+    /// has its [`Removal`], which starts a round for it once its linger has passed.)
+    fn removals_wait(&self, now: Instant) -> bool {
+        self.records.is_empty() && self.sending(now) && self.oldest_removal.is_some_and(|at| now < at + self.linger)
     }
 
     /// Whether an append now would be alone in a round that starts at once: nobody is
@@ -335,6 +345,7 @@ impl Pending {
         self.oldest_removal = None;
         self.oldest_record = None;
         self.last_round = self.records.len();
+        self.rounds += 1;
         (std::mem::take(&mut self.records), std::mem::take(&mut self.removals), std::mem::take(&mut self.waiters))
     }
 }
@@ -356,6 +367,7 @@ impl GroupCommit {
             last_append: None,
             oldest_record: None,
             last_round: 0,
+            rounds: 0,
             last_commit: None,
             gather: Duration::ZERO,
             waiters: Vec::new(),
@@ -405,20 +417,29 @@ impl GroupCommit {
     /// Forgets messages `ids` of `mailbox`; returns once that is on disk. Removals share
     /// the appends' rounds.
     pub async fn remove(&self, mailbox: &str, ids: &[u64]) -> io::Result<()> {
-        self.queue_removal(mailbox, ids).await
+        self.queue_removal(mailbox, ids).done().await
     }
 
-    /// Queues the removal of messages `ids` of `mailbox` at once; the future tells when
-    /// it is on disk. Dropping the future does not take the removal back. Call within a
-    /// tokio runtime.
-    pub fn queue_removal(&self, mailbox: &str, ids: &[u64]) -> Committed {
+    /// Queues the removal of messages `ids` of `mailbox` at once, for a round to come:
+    /// the next append's, or one started for it ([`Removal`]). Call within a tokio
+    /// runtime.
+    pub fn queue_removal(&self, mailbox: &str, ids: &[u64]) -> Removal {
         let (done, committed) = oneshot::channel();
         let mut pending = lock(&self.pending.0);
         pending.removals.extend(ids.iter().map(|id| (mailbox.to_owned(), *id)));
         pending.oldest_removal.get_or_insert(Instant::now());
         pending.waiters.push(done);
-        self.hand_on(pending);
-        Committed(committed)
+        Removal { group: self.clone(), after: pending.rounds, committed: Some(Committed(committed)) }
+    }
+
+    /// Makes sure a round will write what is pending, unless one has taken it since
+    /// round number `after`: starts the committer if none runs (and wakes one that holds
+    /// for appends, if appends wait).
+    fn start_after(&self, after: u64) {
+        let pending = lock(&self.pending.0);
+        if pending.rounds == after && !pending.waiters.is_empty() {
+            self.hand_on(pending);
+        }
     }
 
     /// Adds an append to the next round, and writes that round here if `here` allows
@@ -482,9 +503,6 @@ fn write_round(store: &dyn Store, shared: &(Mutex<Pending>, Condvar), mut pendin
     let started = Instant::now();
     let result = store.commit(&records, &removals).map_err(|e| e.to_string());
     let took = started.elapsed();
-    for waiter in waiters {
-        let _ = waiter.send(result.clone());
-    }
     let (pending, arrived) = shared;
     let mut pending = lock(pending);
     pending.last_commit = Some(took);
@@ -493,6 +511,86 @@ fn write_round(store: &dyn Store, shared: &(Mutex<Pending>, Condvar), mut pendin
     // A committer with nothing left to write finds that out at its own deadline.
     if pending.holding && !pending.waiters.is_empty() {
         arrived.notify_one();
+    }
+    drop(pending);
+    // Told once the state is the next round's: what a waiter does next (a lone sender's
+    // next append) finds the round over.
+    for waiter in waiters {
+        let _ = waiter.send(result.clone());
+    }
+}
+
+/// A removal queued for a round to come ([`GroupCommit::queue_removal`]), which nothing
+/// has started yet: it rides on the next append's round if one comes, else on a round
+/// started for it — by [`Removal::done`], by [`Removal::alongside`] once the linger has
+/// passed, or when it is dropped.
+#[derive(Debug)]
+#[must_use = "a removal is written when a round starts: wait for it with `done`"]
+pub struct Removal {
+    group: GroupCommit,
+    /// How many rounds had taken what was pending when it was queued: the next takes it.
+    after: u64,
+    /// Until it is waited for.
+    committed: Option<Committed>,
+}
+
+impl Removal {
+    /// Runs `work` — the caller's own wait, such as a receiver's wait for messages —
+    /// while the removal waits for an append to ride on: if no round has taken it when
+    /// the linger has passed, one is started for it.
+    pub async fn alongside<T>(&self, work: impl std::future::Future<Output = T>) -> T {
+        let linger = lock(&self.group.pending.0).linger;
+        tokio::pin!(work);
+        match tokio::time::timeout(linger, &mut work).await {
+            Ok(done) => done,
+            Err(_) => {
+                self.group.start_after(self.after);
+                work.await
+            }
+        }
+    }
+
+    /// Returns once the removal is on disk. While appends come, it waits up to the
+    /// linger for one's round to take it; then, or at once when no appends come, it
+    /// starts a round for it if none has taken it.
+    pub async fn done(mut self) -> io::Result<()> {
+        let Removal { group, after, committed } = &mut self;
+        let committed = committed.as_mut().expect("waited for once");
+        let (linger, sending) = {
+            let pending = lock(&group.pending.0);
+            (pending.linger, pending.sending(Instant::now()))
+        };
+        let rode = match sending {
+            true => tokio::time::timeout(linger, &mut *committed).await.ok(),
+            false => None,
+        };
+        let result = match rode {
+            Some(result) => result,
+            None => {
+                group.start_after(*after);
+                committed.await
+            }
+        };
+        self.committed = None;
+        result
+    }
+}
+
+impl Drop for Removal {
+    /// Not waited for to the end: a round for it starts once the linger has passed, if
+    /// none has taken it by then.
+    fn drop(&mut self) {
+        if self.committed.is_none() {
+            return;
+        }
+        let (group, after) = (self.group.clone(), self.after);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let linger = lock(&group.pending.0).linger;
+            runtime.spawn(async move {
+                tokio::time::sleep(linger).await;
+                group.start_after(after);
+            });
+        }
     }
 }
 
@@ -540,7 +638,7 @@ fn commit_all(store: &dyn Store, shared: &(Mutex<Pending>, Condvar)) {
             pending = arrived.wait_timeout(pending, wait).unwrap_or_else(|e| e.into_inner()).0;
             pending.holding = false;
         }
-        if pending.waiters.is_empty() {
+        if pending.waiters.is_empty() || pending.removals_wait(Instant::now()) {
             pending.committing = false;
             return;
         }
@@ -653,6 +751,46 @@ mod tests {
         let waited = start.elapsed();
         assert!(waited >= LINGER && waited < LINGER * 4, "a removal after an append waited {waited:?}");
         assert_eq!(*lock(&store.commits), [(vec![], vec![7]), (vec![8], vec![]), (vec![], vec![8])]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_queued_removal_rides_on_an_append_while_its_caller_waits_and_else_on_a_round_of_its_own() {
+        let store = Arc::new(Recording::default());
+        let commits = || lock(&store.commits).clone();
+        let group = GroupCommit::with_removal_linger(store.clone(), LINGER);
+        group.append(record(1)).await.unwrap();
+        // A receiver acknowledges 1 and waits; a message is sent 50 ms later: one commit
+        // writes both.
+        let removal = group.queue_removal("q", &[1]);
+        let other = removal.alongside(async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            group.append(record(2)).await.unwrap();
+            // Another receiver's removal, queued after that round: the first's linger
+            // passes meanwhile, and starts no round for it.
+            let other = group.queue_removal("q", &[2]);
+            tokio::time::sleep(LINGER * 2).await;
+            assert_eq!(commits().len(), 2, "a round started for the other removal");
+            other
+        });
+        let other = other.await;
+        removal.done().await.unwrap();
+        assert_eq!(commits(), [(vec![1], vec![]), (vec![2], vec![1])]);
+        // Dropped without a wait, the other removal gets a round of its own after a linger.
+        drop(other);
+        tokio::time::sleep(LINGER * 2).await;
+        assert_eq!(commits()[2..], [(vec![], vec![2])]);
+        // Nothing comes: a round of its own starts once the linger has passed, not before.
+        let removal = group.queue_removal("q", &[3]);
+        removal
+            .alongside(async {
+                tokio::time::sleep(LINGER / 2).await;
+                assert_eq!(commits().len(), 3, "a round started within the linger");
+                tokio::time::sleep(LINGER * 2).await;
+                assert_eq!(commits().len(), 4, "no round after the linger");
+            })
+            .await;
+        removal.done().await.unwrap();
+        assert_eq!(commits()[3..], [(vec![], vec![3])]);
     }
 
     /// Appends `ids` from tasks of their own, each `stagger` after the one before; waits
@@ -781,6 +919,7 @@ mod tests {
             last_append: Some(t0),
             oldest_record: Some(t0),
             last_round: 3,
+            rounds: 0,
             last_commit: Some(ms(4)),
             gather: ms(2),
             waiters: Vec::new(),
@@ -795,12 +934,14 @@ mod tests {
         pending.last_round = 1;
         pending.records.truncate(1);
         assert_eq!(pending.hold(t0), None, "the last round had one");
-        // Removals alone wait for an append while appends come.
+        // Removals alone wait for an append while appends come, for a linger.
         let (records, _, _) = pending.take_round();
         assert_eq!((records.len(), pending.last_round), (1, 1));
         pending.removals.push(("q".into(), 1));
         pending.oldest_removal = Some(t0 + ms(1));
-        assert_eq!(pending.hold(t0 + ms(2)), Some(t0 + ms(11)));
-        assert_eq!(pending.hold(t0 + ms(200)), None, "no append for a while: commit at once");
+        assert_eq!(pending.hold(t0 + ms(2)), None, "only appends gather");
+        assert!(pending.removals_wait(t0 + ms(2)));
+        assert!(!pending.removals_wait(t0 + ms(11)), "the linger is over");
+        assert!(!pending.removals_wait(t0 + ms(200)), "no append for a while: commit at once");
     }
 }
