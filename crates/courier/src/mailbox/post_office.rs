@@ -234,9 +234,9 @@ impl PostOffice {
 
     /// Settles the receipts, then receives: the removals of persisted messages are
     /// queued before the wait, to ride on the round of the next durable message (which
-    /// is what a busy mailbox's receiver waits for) or else on one started after the
-    /// store's linger, and they are on disk before the answer. If they failed, the batch
-    /// taken meanwhile goes back, first in line, and the answer says why.
+    /// is what a busy mailbox's receiver waits for), or else on one started when the
+    /// wait is over; either way they are on disk before the answer. If they failed, the
+    /// batch taken meanwhile goes back, first in line, and the answer says why.
     async fn ack_receive_batch(&self, call: &Call, args: AckReceiveBatchArgs) -> AckReceiveBatchReply {
         let reply = |status, settled, messages, reason: String| AckReceiveBatchReply {
             status,
@@ -249,13 +249,10 @@ impl PostOffice {
             Err(e) => return reply(Status::TooMany, Vec::new(), BoundedVec::default(), e.to_string()),
         };
         let (settled, removal) = mailbox.queue_acks(&args.receipts);
-        let batch = self.take_batch(call, &mailbox, args.source.as_deref(), args.max, args.wait_ms);
-        let (batch, removed) = match removal {
-            Some(removal) => {
-                let batch = removal.alongside(batch).await;
-                (batch, removal.done().await)
-            }
-            None => (batch.await, Ok(())),
+        let batch = self.take_batch(call, &mailbox, args.source.as_deref(), args.max, args.wait_ms).await;
+        let removed = match removal {
+            Some(removal) => removal.done().await,
+            None => Ok(()),
         };
         if let Err(e) = removed {
             for delivery in batch {

@@ -521,9 +521,11 @@ fn write_round(store: &dyn Store, shared: &(Mutex<Pending>, Condvar), mut pendin
 }
 
 /// A removal queued for a round to come ([`GroupCommit::queue_removal`]), which nothing
-/// has started yet: it rides on the next append's round if one comes, else on a round
-/// started for it — by [`Removal::done`], by [`Removal::alongside`] once the linger has
-/// passed, or when it is dropped.
+/// has started yet: it rides on the next append's round if one comes; else a round starts
+/// for it when it is waited for ([`Removal::done`]), or a linger after it is dropped
+/// unwaited. Until then it is not on disk: a crash forgets it, and the message comes
+/// back after a restart — so whoever acknowledged it must not be told it is done before
+/// [`Removal::done`] returns.
 #[derive(Debug)]
 #[must_use = "a removal is written when a round starts: wait for it with `done`"]
 pub struct Removal {
@@ -535,21 +537,6 @@ pub struct Removal {
 }
 
 impl Removal {
-    /// Runs `work` — the caller's own wait, such as a receiver's wait for messages —
-    /// while the removal waits for an append to ride on: if no round has taken it when
-    /// the linger has passed, one is started for it.
-    pub async fn alongside<T>(&self, work: impl std::future::Future<Output = T>) -> T {
-        let linger = lock(&self.group.pending.0).linger;
-        tokio::pin!(work);
-        match tokio::time::timeout(linger, &mut work).await {
-            Ok(done) => done,
-            Err(_) => {
-                self.group.start_after(self.after);
-                work.await
-            }
-        }
-    }
-
     /// Returns once the removal is on disk. While appends come, it waits up to the
     /// linger for one's round to take it; then, or at once when no appends come, it
     /// starts a round for it if none has taken it.
@@ -754,42 +741,33 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_queued_removal_rides_on_an_append_while_its_caller_waits_and_else_on_a_round_of_its_own() {
+    async fn a_queued_removal_rides_on_an_append_and_else_on_a_round_started_when_it_is_waited_for() {
         let store = Arc::new(Recording::default());
         let commits = || lock(&store.commits).clone();
         let group = GroupCommit::with_removal_linger(store.clone(), LINGER);
         group.append(record(1)).await.unwrap();
-        // A receiver acknowledges 1 and waits; a message is sent 50 ms later: one commit
-        // writes both.
+        // A receiver acknowledges 1 and waits for more; a message is sent 50 ms later: one
+        // commit writes both.
         let removal = group.queue_removal("q", &[1]);
-        let other = removal.alongside(async {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            group.append(record(2)).await.unwrap();
-            // Another receiver's removal, queued after that round: the first's linger
-            // passes meanwhile, and starts no round for it.
-            let other = group.queue_removal("q", &[2]);
-            tokio::time::sleep(LINGER * 2).await;
-            assert_eq!(commits().len(), 2, "a round started for the other removal");
-            other
-        });
-        let other = other.await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        group.append(record(2)).await.unwrap();
+        // Another receiver's removal, queued after that round: no round starts for it
+        // while its receiver waits, however long.
+        let other = group.queue_removal("q", &[2]);
+        tokio::time::sleep(LINGER * 2).await;
         removal.done().await.unwrap();
         assert_eq!(commits(), [(vec![1], vec![]), (vec![2], vec![1])]);
-        // Dropped without a wait, the other removal gets a round of its own after a linger.
-        drop(other);
-        tokio::time::sleep(LINGER * 2).await;
+        // Waited for while appends come, it waits a linger for one, then gets a round.
+        let start = Instant::now();
+        other.done().await.unwrap();
+        let waited = start.elapsed();
+        assert!(waited >= LINGER && waited < LINGER * 4, "waited {waited:?}");
         assert_eq!(commits()[2..], [(vec![], vec![2])]);
-        // Nothing comes: a round of its own starts once the linger has passed, not before.
-        let removal = group.queue_removal("q", &[3]);
-        removal
-            .alongside(async {
-                tokio::time::sleep(LINGER / 2).await;
-                assert_eq!(commits().len(), 3, "a round started within the linger");
-                tokio::time::sleep(LINGER * 2).await;
-                assert_eq!(commits().len(), 4, "no round after the linger");
-            })
-            .await;
-        removal.done().await.unwrap();
+        // Dropped without a wait, a removal gets a round once the linger has passed.
+        drop(group.queue_removal("q", &[3]));
+        tokio::time::sleep(LINGER / 2).await;
+        assert_eq!(commits().len(), 3, "a round started within the linger");
+        tokio::time::sleep(LINGER * 2).await;
         assert_eq!(commits()[3..], [(vec![], vec![3])]);
     }
 
