@@ -284,8 +284,13 @@ where
     let elapsed = start.elapsed();
     let received = tally.received.load(Ordering::Relaxed);
     tally.stop.store(true, Ordering::Relaxed);
+    // Receivers end after their current receive (acknowledging what they hold, so that
+    // it does not come back in a later run); one that does not is stopped.
     for r in receivers {
-        r.abort();
+        let abort = r.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(2), r).await.is_err() {
+            abort.abort();
+        }
     }
     Ok(Measured { latencies, elapsed, received })
 }
@@ -324,6 +329,7 @@ async fn courier_run(
                 tally.add(settled.into_iter().filter(|&settled| settled).count());
                 receipts = taken.iter().map(|delivery| delivery.receipt()).collect();
             }
+            mailbox.ack_batch(&receipts).await?;
             Ok(())
         }
     };

@@ -366,15 +366,16 @@ async fn a_receiver_acknowledges_a_batch_with_its_next_receive() {
     assert_eq!((settled, bodies(&third)), (vec![true], vec![text("job 3")]));
     assert_eq!(stored(&node, "jobs"), 1, "job 2 forgotten on disk, job 3 kept");
 
-    // When the removals fail, the call says so and takes nothing: job 4 waits for the next receive.
+    // When the removals fail, the call says so, and what it took goes back, in order.
     q.send_durable("boss", text("job 4")).await.unwrap();
+    q.send_durable("boss", text("job 5")).await.unwrap();
     store.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
     let refused = q.ack_and_receive_batch(&[third[0].receipt()], None, 10, Duration::from_secs(5)).await;
     assert!(matches!(&refused, Err(RemoteError::Store(why)) if why.contains("removals refused")), "{refused:?}");
     store.refuse.store(false, std::sync::atomic::Ordering::SeqCst);
     let (settled, fourth) = q.ack_and_receive_batch(&[], None, 10, Duration::ZERO).await.unwrap();
-    assert_eq!((settled, bodies(&fourth)), (vec![], vec![text("job 4")]));
-    assert_eq!(stored(&node, "jobs"), 2, "job 3 not forgotten on disk (it comes back after a restart), job 4 kept");
+    assert_eq!((settled, bodies(&fourth)), (vec![], vec![text("job 4"), text("job 5")]));
+    assert_eq!(stored(&node, "jobs"), 3, "job 3 not forgotten on disk (it comes back after a restart)");
 }
 
 /// How many messages of `mailbox` the node's store holds.

@@ -255,7 +255,8 @@ impl PostOffice {
             None => Ok(()),
         };
         if let Err(e) = removed {
-            for delivery in batch {
+            // Each goes back first in line: the newest first, so the oldest ends up first.
+            for delivery in batch.into_iter().rev() {
                 delivery.release();
             }
             let reason = format!("acknowledged, but not forgotten on disk: {e}");

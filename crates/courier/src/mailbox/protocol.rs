@@ -68,7 +68,7 @@
 //!     unsigned int max;         /* at most this many messages (and at most 256) */
 //! };
 //! struct ack_receive_batch_reply {
-//!     mailbox_status status;    /* STORE_FAILED: the removals failed; no message was taken */
+//!     mailbox_status status;    /* STORE_FAILED: the removals failed; the messages taken went back */
 //!     bool settled<256>;        /* one per receipt, in order; empty when status is not OK */
 //!     delivered messages<256>;
 //!     string reason<>;
@@ -353,8 +353,8 @@ pub struct AckReceiveBatchArgs {
 /// ACK_RECEIVE_BATCH's reply.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AckReceiveBatchReply {
-    /// What happened (`StoreFailed` when the durable removals failed: then no message
-    /// was taken).
+    /// What happened (`StoreFailed` when the durable removals failed: then the messages
+    /// the call took went back, first in line, and `messages` is empty).
     pub status: Status,
     /// For each receipt, in order, false when that delivery was no longer in flight
     /// (empty unless `status` is `Ok`).

@@ -253,9 +253,9 @@ impl RemoteMailbox {
         if max == 0 {
             return Ok(Vec::new());
         }
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
         loop {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let left = time_left(deadline);
             let batch = self.receive_within(source, max, left.min(POLL)).await?;
             if !batch.is_empty() || left <= POLL {
                 return Ok(batch);
@@ -294,8 +294,9 @@ impl RemoteMailbox {
     /// would return. The answer comes once both are done: the removals on the node's
     /// disk, and the batch taken (or the wait over). On a busy durable mailbox the
     /// removals share the commit of the next message, so they cost the receiver no wait
-    /// of their own. Receipts beyond [`MAX_BATCH`] are acknowledged first, by
-    /// ACK_BATCH. If the removals failed, the error says so and no message was taken.
+    /// of their own. All but the last [`MAX_BATCH`] receipts are acknowledged first, by
+    /// ACK_BATCH. If the removals failed, the error says so, and the messages the call
+    /// took went back, first in line.
     pub async fn ack_and_receive_batch(
         &self,
         receipts: &[Receipt],
@@ -308,7 +309,7 @@ impl RemoteMailbox {
         }
         let (before, last) = receipts.split_at(receipts.len().saturating_sub(MAX_BATCH as usize));
         let mut settled = self.ack_batch(before).await?;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = tokio::time::Instant::now().checked_add(timeout);
         let wait = timeout.min(POLL);
         let args = AckReceiveBatchArgs {
             mailbox: self.name.clone(),
@@ -325,7 +326,7 @@ impl RemoteMailbox {
             _ => return Err(RemoteError::Store(reply.reason)),
         }
         let mut batch: Vec<_> = reply.messages.into_vec().into_iter().map(|m| self.delivery(m)).collect();
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let left = time_left(deadline);
         if batch.is_empty() && timeout > POLL && !left.is_zero() {
             batch = self.receive_batch(source, max, left).await?;
         }
@@ -402,4 +403,9 @@ impl RemoteMailbox {
             _ => Ok(reply.settled),
         }
     }
+}
+
+/// The time left until `deadline`; no deadline (a timeout past the clock's end): forever.
+fn time_left(deadline: Option<tokio::time::Instant>) -> Duration {
+    deadline.map_or(Duration::MAX, |at| at.saturating_duration_since(tokio::time::Instant::now()))
 }

@@ -234,8 +234,8 @@ impl Store for FjallStore {
 /// start for it — started by its own [`Removal`], so that no committer thread is woken
 /// for removals that an append will take anyway. One sender whose receiver acknowledges
 /// each message thus costs one sync per message, not two; the acknowledgement is
-/// answered at most that much later. Without sends (receivers draining a backlog)
-/// removals commit at once.
+/// answered at most that much later. Without sends (receivers draining a backlog) a
+/// removal waited for commits at once.
 ///
 /// Appends gather too: concurrent senders answered by one round send again at about the
 /// same time, but the first of them would otherwise start the next round alone, the
@@ -249,8 +249,8 @@ pub struct GroupCommit {
     pending: Arc<(Mutex<Pending>, Condvar)>,
 }
 
-/// How long, by default, a round of removals alone waits for an append to share its
-/// sync ([`GroupCommit::with_removal_linger`]).
+/// How long, by default, a removal waits for an append's round to share its sync, while
+/// appends come, before a round is started for it ([`GroupCommit::with_removal_linger`]).
 pub const REMOVAL_LINGER: Duration = Duration::from_millis(1);
 
 /// How quick the last commit must have been for a lone append to be written on the
@@ -275,7 +275,7 @@ type Waiter = oneshot::Sender<Result<(), String>>;
 /// What is waiting to be committed (with a condition variable a lingering committer
 /// waits on).
 struct Pending {
-    /// How long a round of removals alone waits for an append.
+    /// How long a removal waits for an append's round, while appends come.
     linger: Duration,
     records: Vec<Record>,
     /// Acknowledged messages to forget, by mailbox.
@@ -429,7 +429,8 @@ impl GroupCommit {
         pending.removals.extend(ids.iter().map(|id| (mailbox.to_owned(), *id)));
         pending.oldest_removal.get_or_insert(Instant::now());
         pending.waiters.push(done);
-        Removal { group: self.clone(), after: pending.rounds, committed: Some(Committed(committed)) }
+        let (group, after, queued) = (self.clone(), pending.rounds, Instant::now());
+        Removal { group, after, queued, committed: Some(Committed(committed)) }
     }
 
     /// Makes sure a round will write what is pending, unless one has taken it since
@@ -462,8 +463,8 @@ impl GroupCommit {
     }
 
     /// Leaves what is pending to the committer: starts it if none runs, or wakes it if
-    /// it holds a round that an append may have made ready (not for a removal, which
-    /// waits for an append or the deadline the committer holds to).
+    /// it holds a round that an append may have made ready (not for a removal: the
+    /// committer does not hold for removals).
     fn hand_on(&self, mut pending: MutexGuard<'_, Pending>) {
         let start = !std::mem::replace(&mut pending.committing, true);
         let wake = pending.holding && pending.oldest_record.is_some();
@@ -492,9 +493,9 @@ fn may_write_here() -> bool {
 type Round = (Vec<Record>, Vec<(String, u64)>, Vec<Waiter>);
 
 /// Writes the next round — what `pending` (the locked state of `shared`) holds — on this
-/// thread, nobody else writing meanwhile, and tells its waiters; then sets the next
-/// rounds' gathering time by how long it took, lets others write, and wakes a committer
-/// waiting for that.
+/// thread, nobody else writing meanwhile; then sets the next rounds' gathering time by
+/// how long it took, lets others write, wakes a committer waiting for that, and only
+/// then tells the round's waiters.
 fn write_round(store: &dyn Store, shared: &(Mutex<Pending>, Condvar), mut pending: MutexGuard<'_, Pending>) {
     pending.writing = true;
     let (records, mut removals, waiters) = pending.take_round();
@@ -532,23 +533,26 @@ pub struct Removal {
     group: GroupCommit,
     /// How many rounds had taken what was pending when it was queued: the next takes it.
     after: u64,
+    /// When it was queued.
+    queued: Instant,
     /// Until it is waited for.
     committed: Option<Committed>,
 }
 
 impl Removal {
-    /// Returns once the removal is on disk. While appends come, it waits up to the
-    /// linger for one's round to take it; then, or at once when no appends come, it
-    /// starts a round for it if none has taken it.
+    /// Returns once the removal is on disk. While appends come, it waits until a linger
+    /// after it was queued for one's round to take it; then, or at once when no appends
+    /// come, it starts a round for it if none has taken it.
     pub async fn done(mut self) -> io::Result<()> {
-        let Removal { group, after, committed } = &mut self;
+        let Removal { group, after, queued, committed } = &mut self;
         let committed = committed.as_mut().expect("waited for once");
         let (linger, sending) = {
             let pending = lock(&group.pending.0);
             (pending.linger, pending.sending(Instant::now()))
         };
+        let until = tokio::time::Instant::from_std(*queued + linger);
         let rode = match sending {
-            true => tokio::time::timeout(linger, &mut *committed).await.ok(),
+            true => tokio::time::timeout_at(until, &mut *committed).await.ok(),
             false => None,
         };
         let result = match rode {
@@ -571,8 +575,15 @@ impl Drop for Removal {
             return;
         }
         let (group, after) = (self.group.clone(), self.after);
+        let linger = {
+            let pending = lock(&group.pending.0);
+            if pending.rounds != after {
+                return; // Taken by a round already.
+            }
+            pending.linger
+        };
+        // Outside a runtime (against `queue_removal`'s terms) it waits for the next round.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let linger = lock(&group.pending.0).linger;
             runtime.spawn(async move {
                 tokio::time::sleep(linger).await;
                 group.start_after(after);
@@ -610,7 +621,9 @@ impl std::future::Future for Committed {
     }
 }
 
-/// Writes what is pending, one commit per batch, until nothing is.
+/// Writes what is pending, one commit per batch, until nothing is — or nothing but
+/// removals that may still wait for an append's round ([`Pending::removals_wait`]),
+/// which their [`Removal`]s see written.
 fn commit_all(store: &dyn Store, shared: &(Mutex<Pending>, Condvar)) {
     let (state, arrived) = shared;
     loop {
@@ -757,18 +770,23 @@ mod tests {
         tokio::time::sleep(LINGER * 2).await;
         removal.done().await.unwrap();
         assert_eq!(commits(), [(vec![1], vec![]), (vec![2], vec![1])]);
-        // Waited for while appends come, it waits a linger for one, then gets a round.
+        // Waited for once its linger is over, it gets a round at once.
         let start = Instant::now();
         other.done().await.unwrap();
+        assert!(start.elapsed() < LINGER / 2, "waited {:?}", start.elapsed());
+        assert_eq!(commits()[2..], [(vec![], vec![2])]);
+        // Waited for at once while appends come, it waits a linger for one, then gets a round.
+        let start = Instant::now();
+        group.queue_removal("q", &[3]).done().await.unwrap();
         let waited = start.elapsed();
         assert!(waited >= LINGER && waited < LINGER * 4, "waited {waited:?}");
-        assert_eq!(commits()[2..], [(vec![], vec![2])]);
-        // Dropped without a wait, a removal gets a round once the linger has passed.
-        drop(group.queue_removal("q", &[3]));
-        tokio::time::sleep(LINGER / 2).await;
-        assert_eq!(commits().len(), 3, "a round started within the linger");
-        tokio::time::sleep(LINGER * 2).await;
         assert_eq!(commits()[3..], [(vec![], vec![3])]);
+        // Dropped without a wait, a removal gets a round once the linger has passed.
+        drop(group.queue_removal("q", &[4]));
+        tokio::time::sleep(LINGER / 2).await;
+        assert_eq!(commits().len(), 4, "a round started within the linger");
+        tokio::time::sleep(LINGER * 2).await;
+        assert_eq!(commits()[4..], [(vec![], vec![4])]);
     }
 
     /// Appends `ids` from tasks of their own, each `stagger` after the one before; waits
