@@ -4,9 +4,9 @@
 //! request-reply, and the disk's own floor (a 4 KiB append + fdatasync loop) — with 1, 16
 //! and 256 concurrent senders. Each run has senders sending for the given time while
 //! receivers take and acknowledge what comes (courier's in batches of up to `--batch`,
-//! each acknowledged with the receiver's next receive, JetStream's through its pull consumer, which fetches in batches too); the systems take
-//! turns in slices (`--rounds`), the floor among them, so that the machine's drift falls
-//! on all alike. It reports messages sent (acknowledged by the server) and received per
+//! each acknowledged with the receiver's next receive; JetStream's through its pull
+//! consumer, which fetches in batches too); the systems take turns in slices
+//! (`--rounds`), the floor among them, so that the machine's drift falls on all alike. It reports messages sent (acknowledged by the server) and received per
 //! second, and the senders' latency percentiles.
 
 use std::io::Write;

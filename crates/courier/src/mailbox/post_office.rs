@@ -259,8 +259,7 @@ impl PostOffice {
             for delivery in batch.into_iter().rev() {
                 delivery.release();
             }
-            let reason = format!("acknowledged, but not forgotten on disk: {e}");
-            return reply(Status::StoreFailed, Vec::new(), BoundedVec::default(), reason);
+            return reply(Status::StoreFailed, Vec::new(), BoundedVec::default(), not_forgotten(e));
         }
         reply(Status::Ok, settled, on_the_wire(batch), String::new())
     }
@@ -276,7 +275,7 @@ impl PostOffice {
         }
         match mailbox.ack(receipt).await {
             Ok(settled) => reply(Status::Ok, settled, String::new()),
-            Err(e) => reply(Status::StoreFailed, true, format!("acknowledged, but not forgotten on disk: {e}")),
+            Err(e) => reply(Status::StoreFailed, true, not_forgotten(e)),
         }
     }
 
@@ -288,11 +287,7 @@ impl PostOffice {
         };
         match mailbox.ack_batch(&args.receipts).await {
             Ok(settled) => reply(Status::Ok, BoundedVec::new(settled).unwrap_or_default(), String::new()),
-            Err(e) => reply(
-                Status::StoreFailed,
-                BoundedVec::default(),
-                format!("acknowledged, but not forgotten on disk: {e}"),
-            ),
+            Err(e) => reply(Status::StoreFailed, BoundedVec::default(), not_forgotten(e)),
         }
     }
 
@@ -343,6 +338,11 @@ impl PostOffice {
                 async move { office.ack_receive_batch(&call, args).await }
             })
     }
+}
+
+/// Why an acknowledgement failed: its removal from the store did.
+fn not_forgotten(e: std::io::Error) -> String {
+    format!("acknowledged, but not forgotten on disk: {e}")
 }
 
 /// A batch as the receive procedures' replies carry it.

@@ -425,12 +425,13 @@ impl GroupCommit {
     /// runtime.
     pub fn queue_removal(&self, mailbox: &str, ids: &[u64]) -> Removal {
         let (done, committed) = oneshot::channel();
+        let now = Instant::now();
         let mut pending = lock(&self.pending.0);
         pending.removals.extend(ids.iter().map(|id| (mailbox.to_owned(), *id)));
-        pending.oldest_removal.get_or_insert(Instant::now());
+        pending.oldest_removal.get_or_insert(now);
         pending.waiters.push(done);
-        let (group, after, queued) = (self.clone(), pending.rounds, Instant::now());
-        Removal { group, after, queued, committed: Some(Committed(committed)) }
+        let (group, after, ride_until) = (self.clone(), pending.rounds, now + pending.linger);
+        Removal { group, after, ride_until, committed: Some(Committed(committed)) }
     }
 
     /// Makes sure a round will write what is pending, unless one has taken it since
@@ -533,8 +534,9 @@ pub struct Removal {
     group: GroupCommit,
     /// How many rounds had taken what was pending when it was queued: the next takes it.
     after: u64,
-    /// When it was queued.
-    queued: Instant,
+    /// Until when, while appends come, it waits for one's round: a linger after it was
+    /// queued.
+    ride_until: Instant,
     /// Until it is waited for.
     committed: Option<Committed>,
 }
@@ -544,15 +546,11 @@ impl Removal {
     /// after it was queued for one's round to take it; then, or at once when no appends
     /// come, it starts a round for it if none has taken it.
     pub async fn done(mut self) -> io::Result<()> {
-        let Removal { group, after, queued, committed } = &mut self;
+        let Removal { group, after, ride_until, committed } = &mut self;
         let committed = committed.as_mut().expect("waited for once");
-        let (linger, sending) = {
-            let pending = lock(&group.pending.0);
-            (pending.linger, pending.sending(Instant::now()))
-        };
-        let until = tokio::time::Instant::from_std(*queued + linger);
+        let sending = lock(&group.pending.0).sending(Instant::now());
         let rode = match sending {
-            true => tokio::time::timeout_at(until, &mut *committed).await.ok(),
+            true => tokio::time::timeout_at((*ride_until).into(), &mut *committed).await.ok(),
             false => None,
         };
         let result = match rode {
@@ -574,18 +572,11 @@ impl Drop for Removal {
         if self.committed.is_none() {
             return;
         }
-        let (group, after) = (self.group.clone(), self.after);
-        let linger = {
-            let pending = lock(&group.pending.0);
-            if pending.rounds != after {
-                return; // Taken by a round already.
-            }
-            pending.linger
-        };
+        let (group, after, ride_until) = (self.group.clone(), self.after, self.ride_until);
         // Outside a runtime (against `queue_removal`'s terms) it waits for the next round.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                tokio::time::sleep(linger).await;
+                tokio::time::sleep_until(ride_until.into()).await;
                 group.start_after(after);
             });
         }
