@@ -4,10 +4,11 @@
 //! request-reply, and the disk's own floor (a 4 KiB append + fdatasync loop) — with 1, 16
 //! and 256 concurrent senders. Each run has senders sending for the given time while
 //! receivers take and acknowledge what comes (courier's in batches of up to `--batch`,
-//! each acknowledged with the receiver's next receive; JetStream's through its pull
-//! consumer, which fetches in batches too); the systems take turns in slices
-//! (`--rounds`), the floor among them, so that the machine's drift falls on all alike. It reports messages sent (acknowledged by the server) and received per
-//! second, and the senders' latency percentiles.
+//! kept open `--linger` ms for more, each acknowledged with the receiver's next receive;
+//! JetStream's through its pull consumer, which fetches in batches too); the systems
+//! take turns in slices (`--rounds`), the floor among them, so that the machine's drift
+//! falls on all alike. It reports messages sent (acknowledged by the server) and received
+//! per second, and the senders' latency percentiles.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,11 @@ pub struct Args {
     /// its next (ACK_RECEIVE_BATCH); 1: one message per RECEIVE and ACK.
     #[arg(long, default_value_t = 64)]
     batch: u32,
+    /// How long, in milliseconds, a courier receiver's batch stays open at the node after
+    /// its first message, for more (`RemoteMailbox::with_linger`); 0: each receive takes
+    /// what is there.
+    #[arg(long, default_value_t = 5)]
+    linger: u64,
     /// Message body size in bytes.
     #[arg(long, default_value_t = 128)]
     size: usize,
@@ -138,7 +144,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let name = format!("bench-{system}-{senders}").replace(' ', "-");
                 let sending =
                     senders_offices.iter().map(|office| office.mailbox(&name)).collect::<Result<Vec<_>, _>>()?;
-                let mailboxes = (sending, receivers_office.mailbox(&name)?);
+                let receiving = receivers_office.mailbox(&name)?.with_linger(Duration::from_millis(args.linger));
+                let mailboxes = (sending, receiving);
                 let parties = (senders, args.receivers);
                 let run = courier_run(mailboxes, (durable, args.batch.max(1)), parties, body.clone(), slice);
                 add(&mut totals, (system, senders), tokio::spawn(run).await??);
@@ -228,7 +235,8 @@ impl Row {
 }
 
 /// What a receiver's loop goes by: whether to stop, and where to count the messages it
-/// received (and acknowledged).
+/// received (courier's: when taken, the acknowledgement riding on the next receive;
+/// JetStream's: once acknowledged).
 #[derive(Clone, Default)]
 struct Tally {
     stop: Arc<AtomicBool>,
@@ -325,8 +333,8 @@ async fn courier_run(
                     }
                     continue;
                 }
-                let (settled, taken) = mailbox.ack_and_receive_batch(&receipts, None, batch, wait).await?;
-                tally.add(settled.into_iter().filter(|&settled| settled).count());
+                let (_, taken) = mailbox.ack_and_receive_batch(&receipts, None, batch, wait).await?;
+                tally.add(taken.len());
                 receipts = taken.iter().map(|delivery| delivery.receipt()).collect();
             }
             mailbox.ack_batch(&receipts).await?;

@@ -1,6 +1,7 @@
 //! Mailboxes in process: asynchronous and synchronous send; non-blocking, waiting,
 //! timed and event-driven receive, by source; acknowledgement, redelivery after the
-//! visibility timeout, dead letters; bounded queues; competing receivers.
+//! visibility timeout, dead letters; bounded queues; competing receivers; batches, and
+//! batches kept open for more.
 
 use std::time::Duration;
 
@@ -199,6 +200,75 @@ async fn batches_are_received_and_acknowledged_together() {
     assert_eq!(mailbox.ack_batch(&receipts[1..]).await.unwrap(), [true; 7], "acknowledging again finds them gone");
     assert_eq!(mailbox.stats().acknowledged, 8, "seven here and the message `zero`");
     drop(again);
+}
+
+/// Waits until `n` receivers wait in `mailbox` (a lingering one waits no more: it fills).
+async fn until_waiting(mailbox: &Mailbox, n: u32) {
+    while mailbox.stats().consumers != n {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_lingering_batch_takes_what_comes_until_it_is_full_and_leaves_the_rest_to_others() {
+    let mailbox = Mailbox::new("lingering", QueueConfig { visibility: Duration::from_secs(60), ..config() });
+    let bodies = |batch: Vec<courier::mailbox::Delivery>| -> Vec<Bytes> {
+        batch.into_iter().map(|d| d.into_parts().0.body).collect()
+    };
+    let receive = |max, linger| {
+        let mailbox = mailbox.clone();
+        tokio::spawn(async move {
+            let start = std::time::Instant::now();
+            let batch = mailbox.receive_batch_lingering(None, max, Duration::from_secs(5), linger).await;
+            (batch, start.elapsed())
+        })
+    };
+    // A filling batch gets the messages that come, not the receiver waiting behind it, and
+    // answers as soon as it is full.
+    let filling = receive(3, Duration::from_secs(5));
+    until_waiting(&mailbox, 1).await;
+    let plain = receive(8, Duration::ZERO);
+    until_waiting(&mailbox, 2).await;
+    mailbox.send("a", text("1")).await.unwrap();
+    until_waiting(&mailbox, 1).await;
+    for body in ["2", "3"] {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        mailbox.send("a", text(body)).await.unwrap();
+    }
+    let (batch, took) = filling.await.unwrap();
+    assert_eq!(bodies(batch), [text("1"), text("2"), text("3")]);
+    assert!(took < Duration::from_secs(4), "a full batch answers at once: {took:?}");
+    assert_eq!(mailbox.stats().consumers, 1, "the other receiver still waits");
+    mailbox.send("a", text("4")).await.unwrap();
+    assert_eq!(bodies(plain.await.unwrap().0), [text("4")]);
+
+    // A batch that does not fill answers when its linger is over.
+    let filling = receive(8, Duration::from_millis(150));
+    until_waiting(&mailbox, 1).await;
+    let start = std::time::Instant::now();
+    mailbox.send("a", text("5")).await.unwrap();
+    let (batch, _) = filling.await.unwrap();
+    assert_eq!(bodies(batch), [text("5")]);
+    assert!(start.elapsed() >= Duration::from_millis(140), "{:?}", start.elapsed());
+
+    // What does not fit goes to another receiver.
+    let filling = receive(2, Duration::from_secs(5));
+    until_waiting(&mailbox, 1).await;
+    let plain = receive(8, Duration::ZERO);
+    until_waiting(&mailbox, 2).await;
+    mailbox.send("a", text("6")).await.unwrap();
+    until_waiting(&mailbox, 1).await;
+    // Both come before the filling receiver runs again (one thread, and no await between).
+    for body in ["7", "8"] {
+        mailbox.send("a", text(body)).await.unwrap();
+    }
+    assert_eq!(bodies(filling.await.unwrap().0), [text("6"), text("7")]);
+    assert_eq!(bodies(plain.await.unwrap().0), [text("8")], "handed on when the batch was full");
+
+    // No message, no linger: the wait for the first bounds the call.
+    let start = std::time::Instant::now();
+    let none = mailbox.receive_batch_lingering(None, 8, Duration::from_millis(50), Duration::from_secs(5)).await;
+    assert!(none.is_empty() && start.elapsed() < Duration::from_secs(2));
 }
 
 #[test]

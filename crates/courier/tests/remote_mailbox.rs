@@ -379,6 +379,40 @@ async fn a_receiver_acknowledges_a_batch_with_its_next_receive() {
 }
 
 /// How many messages of `mailbox` the node's store holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_lingers_gets_fuller_batches() {
+    let mut config = config();
+    config.queue.visibility = Duration::from_secs(60);
+    let node = Node::start(config, None).await;
+    let q = node.mailbox("stream").await;
+    let lingering = q.clone().with_linger(Duration::from_millis(300));
+    // The batch stays open after its first message and takes what comes meanwhile.
+    let waiting = tokio::spawn({
+        let lingering = lingering.clone();
+        async move { lingering.receive_batch(None, 10, Duration::from_secs(5)).await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let start = Instant::now();
+    q.send("a", text("1")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    q.send("a", text("2")).await.unwrap();
+    q.send("a", text("3")).await.unwrap();
+    let first = waiting.await.unwrap();
+    assert_eq!(bodies(&first), [text("1"), text("2"), text("3")]);
+    assert!(start.elapsed() >= Duration::from_millis(250), "it lingered: {:?}", start.elapsed());
+
+    // Acknowledging with the next receive: a batch that is full at once answers at once.
+    for body in ["4", "5", "6"] {
+        q.send("a", text(body)).await.unwrap();
+    }
+    let receipts: Vec<_> = first.iter().map(|d| d.receipt()).collect();
+    let start = Instant::now();
+    let (settled, second) = lingering.ack_and_receive_batch(&receipts, None, 2, Duration::from_secs(5)).await.unwrap();
+    assert_eq!((settled, bodies(&second)), (vec![true; 3], vec![text("4"), text("5")]));
+    assert!(start.elapsed() < Duration::from_millis(250), "a full batch does not linger: {:?}", start.elapsed());
+    assert_eq!(bodies(&q.receive_batch(None, 10, Duration::ZERO).await.unwrap()), [text("6")]);
+}
+
 fn stored(node: &Node, mailbox: &str) -> usize {
     node.office.store().expect("durable").load(mailbox).unwrap().len()
 }

@@ -36,7 +36,7 @@ use futures_util::Stream;
 use tokio::sync::{oneshot, Notify};
 
 use crate::sync::lock;
-use queue::{Acked, Full, Queue};
+use queue::{Acked, Batch, Full, Queue};
 pub use queue::{Message, QueueConfig, WhenFull};
 pub use stats::MailboxStats;
 use stats::Meter;
@@ -76,6 +76,13 @@ struct Shared {
     /// Those of them waiting for one source only: while there are any, a new message
     /// wakes every receiver (one woken alone might not want it), else just one.
     choosy: AtomicUsize,
+    /// Receivers keeping a batch open for more ([`Mailbox::receive_batch_lingering`]):
+    /// while there are any, a new message wakes one of them (through `fill`), not a
+    /// waiting receiver, so that the batches fill instead of each waking receiver taking a
+    /// message or two.
+    filling: AtomicUsize,
+    /// A message arrived for the receivers filling a batch.
+    fill: Notify,
     dead_letters: Option<Mailbox>,
     /// Where durable sends persist their messages (the store, behind group commit), if
     /// anywhere.
@@ -231,6 +238,8 @@ impl Mailbox {
             room: Notify::new(),
             receivers: AtomicUsize::new(0),
             choosy: AtomicUsize::new(0),
+            filling: AtomicUsize::new(0),
+            fill: Notify::new(),
             dead_letters,
             store,
             reaper: std::sync::OnceLock::new(),
@@ -382,11 +391,15 @@ impl Mailbox {
         state.sent.record(Instant::now());
         drop(state);
         // One message, one receiver to wake (a woken receiver that gives up passes its
-        // wake-up on), unless some receivers are choosy.
-        if self.shared.choosy.load(Ordering::SeqCst) == 0 {
-            self.shared.arrived.notify_one();
-        } else {
+        // wake-up on; one filling a batch hands on what it leaves), unless some receivers
+        // are choosy.
+        if self.shared.choosy.load(Ordering::SeqCst) > 0 {
             self.shared.arrived.notify_waiters();
+            self.shared.fill.notify_waiters();
+        } else if self.shared.filling.load(Ordering::SeqCst) > 0 {
+            self.shared.fill.notify_one();
+        } else {
+            self.shared.arrived.notify_one();
         }
     }
 
@@ -561,10 +574,16 @@ impl Mailbox {
     /// and beyond the first only while their bodies and sources come to at most
     /// `max_bytes`.
     pub(crate) fn take(&self, source: Option<&str>, max: usize, max_bytes: usize) -> Vec<Delivery> {
+        self.take_more(source, &mut Batch::new(max, max_bytes)).0
+    }
+
+    /// Adds to `batch` the oldest waiting messages (from `source`, if given) that fit in
+    /// it; also whether it is full ([`Queue::take_more`]).
+    pub(crate) fn take_more(&self, source: Option<&str>, batch: &mut Batch) -> (Vec<Delivery>, bool) {
         let mut state = self.lock();
         self.expire(&mut state);
         let now = Instant::now();
-        let messages = state.queue.take_many(now, source, max, max_bytes);
+        let (messages, full) = state.queue.take_more(now, source, batch);
         for message in &messages {
             state.received.record(now);
             if let Some(taker) = state.takers.remove(&message.id) {
@@ -575,7 +594,7 @@ impl Mailbox {
         if let (false, Ok(runtime)) = (messages.is_empty(), tokio::runtime::Handle::try_current()) {
             self.shared.reaper.get_or_init(|| runtime.spawn(reap(Arc::downgrade(&self.shared))));
         }
-        messages.into_iter().map(|message| Delivery { message, mailbox: self.clone() }).collect()
+        (messages.into_iter().map(|message| Delivery { message, mailbox: self.clone() }).collect(), full)
     }
 
     /// Receives the next message (from `source`, if given), waiting for one.
@@ -587,23 +606,71 @@ impl Mailbox {
     /// given), then takes it and those waiting behind it, at most `max` in all (see
     /// [`Mailbox::try_receive_batch`]). Empty if none came in time.
     pub async fn receive_batch(&self, source: Option<&str>, max: usize, timeout: Duration) -> Vec<Delivery> {
-        self.receive_batch_within(source, max, usize::MAX, timeout).await
+        self.receive_batch_lingering(source, max, timeout, Duration::ZERO).await
     }
 
-    /// [`Mailbox::receive_batch`], the bodies and sources beyond the first coming to at
-    /// most `max_bytes`.
-    pub(crate) async fn receive_batch_within(
+    /// Receives a batch as [`Mailbox::receive_batch`] does, then keeps it open for
+    /// `linger` (at most) and takes what comes meanwhile, until it holds `max`: fewer,
+    /// fuller batches for a receiver that can wait that much longer. While a receiver
+    /// fills its batch, new messages go to it rather than to another receiver.
+    pub async fn receive_batch_lingering(
         &self,
         source: Option<&str>,
         max: usize,
-        max_bytes: usize,
+        timeout: Duration,
+        linger: Duration,
+    ) -> Vec<Delivery> {
+        let mut batch = Batch::new(max, usize::MAX);
+        let mut taken = self.receive_batch_within(source, &mut batch, timeout).await;
+        self.linger(source, &mut batch, &mut taken, linger).await;
+        taken
+    }
+
+    /// [`Mailbox::receive_batch`] into `batch`.
+    pub(crate) async fn receive_batch_within(
+        &self,
+        source: Option<&str>,
+        batch: &mut Batch,
         timeout: Duration,
     ) -> Vec<Delivery> {
-        if max == 0 {
+        if batch.is_full() {
             return Vec::new();
         }
-        let batch = self.wait_for(source, || Some(self.take(source, max, max_bytes)).filter(|b| !b.is_empty()));
-        tokio::time::timeout(timeout, batch).await.unwrap_or_default()
+        let taken = self.wait_for(source, || Some(self.take_more(source, batch).0).filter(|b| !b.is_empty()));
+        tokio::time::timeout(timeout, taken).await.unwrap_or_default()
+    }
+
+    /// Keeps a batch that has its first messages (`taken`) open for `linger` at most,
+    /// adding what comes until it is full. Messages that come meanwhile and do not fit
+    /// are handed on to the other receivers.
+    pub(crate) async fn linger(
+        &self,
+        source: Option<&str>,
+        batch: &mut Batch,
+        taken: &mut Vec<Delivery>,
+        linger: Duration,
+    ) {
+        if taken.is_empty() || linger.is_zero() || batch.is_full() {
+            return;
+        }
+        let until = tokio::time::Instant::now() + linger;
+        let filling = Receiving::new(&self.shared.filling);
+        let _choosy = source.map(|_| Receiving::new(&self.shared.choosy));
+        loop {
+            let more = self.shared.fill.notified();
+            tokio::pin!(more);
+            more.as_mut().enable();
+            let (more_taken, full) = self.take_more(source, batch);
+            taken.extend(more_taken);
+            if full || tokio::time::timeout_at(until, more).await.is_err() {
+                break;
+            }
+        }
+        drop(filling);
+        // A message that came as this receiver stopped filling may have woken only it.
+        if self.lock().queue.waiting() > 0 {
+            self.shared.arrived.notify_one();
+        }
     }
 
     /// Waits, as a receiver (from `source`, if given), until `take` takes something.

@@ -21,6 +21,7 @@ use super::protocol::{
     SettleReply, Status, ACK, ACK_BATCH, ACK_RECEIVE_BATCH, LIST, MAX_BATCH, MAX_BODY, RECEIVE, RECEIVE_BATCH, RELEASE,
     SEND,
 };
+use super::queue::Batch;
 use super::store::{GroupCommit, Store};
 use super::{Delivery, Mailbox, QueueConfig, Receipt, SendError};
 use crate::rpc::{Call, Procedures};
@@ -194,7 +195,8 @@ impl PostOffice {
     }
 
     async fn receive(&self, call: &Call, args: ReceiveArgs) -> ReceiveReply {
-        let batch = ReceiveBatchArgs { mailbox: args.mailbox, source: args.source, wait_ms: args.wait_ms, max: 1 };
+        let batch =
+            ReceiveBatchArgs { mailbox: args.mailbox, source: args.source, wait_ms: args.wait_ms, max: 1, linger_ms: 0 };
         let ReceiveBatchReply { status, messages } = self.receive_batch(call, batch).await;
         ReceiveReply { status, message: messages.into_vec().pop() }
     }
@@ -204,32 +206,36 @@ impl PostOffice {
             Ok(mailbox) => mailbox,
             Err(_) => return ReceiveBatchReply { status: Status::TooMany, messages: BoundedVec::default() },
         };
-        let batch = self.take_batch(call, &mailbox, args.source.as_deref(), args.max, args.wait_ms).await;
+        let wanted = (args.max, args.wait_ms, args.linger_ms);
+        let batch = self.take_batch(call, &mailbox, args.source.as_deref(), wanted).await;
         ReceiveBatchReply { status: Status::Ok, messages: on_the_wire(batch) }
     }
 
     /// Takes a batch for a receive call: waits (at most `wait_ms`, as bounded by
     /// [`PostOffice::wait_for`]) for a message from `source`, if given, then takes it
     /// and those behind it, at most `max` (at least 1, at most [`MAX_BATCH`]) and, beyond
-    /// the first, at most what a reply on the call's transport carries.
+    /// the first, at most what a reply on the call's transport carries; then, if it
+    /// waited, keeps the batch open for more for `linger_ms` (bounded alike).
     async fn take_batch(
         &self,
         call: &Call,
         mailbox: &Mailbox,
         source: Option<&str>,
-        max: u32,
-        wait_ms: u32,
+        (max, wait_ms, linger_ms): (u32, u32, u32),
     ) -> Vec<Delivery> {
-        let max = max.clamp(1, MAX_BATCH) as usize;
         let bytes = match call.peer {
             Peer::Udp(_) => DATAGRAM_BATCH_BYTES,
             _ => MAX_BODY as usize,
         };
+        let mut batch = Batch::new(max.clamp(1, MAX_BATCH) as usize, bytes);
         let wait = self.wait_for(call, Duration::from_millis(wait_ms.into()));
-        match wait.is_zero() {
-            true => mailbox.take(source, max, bytes),
-            false => mailbox.receive_batch_within(source, max, bytes, wait).await,
+        if wait.is_zero() {
+            return mailbox.take_more(source, &mut batch).0;
         }
+        let mut taken = mailbox.receive_batch_within(source, &mut batch, wait).await;
+        let linger = self.wait_for(call, Duration::from_millis(linger_ms.into()));
+        mailbox.linger(source, &mut batch, &mut taken, linger).await;
+        taken
     }
 
     /// Settles the receipts, then receives: the removals of persisted messages are
@@ -249,7 +255,8 @@ impl PostOffice {
             Err(e) => return reply(Status::TooMany, Vec::new(), BoundedVec::default(), e.to_string()),
         };
         let (settled, removal) = mailbox.queue_acks(&args.receipts);
-        let batch = self.take_batch(call, &mailbox, args.source.as_deref(), args.max, args.wait_ms).await;
+        let wanted = (args.max, args.wait_ms, args.linger_ms);
+        let batch = self.take_batch(call, &mailbox, args.source.as_deref(), wanted).await;
         let removed = match removal {
             Some(removal) => removal.done().await,
             None => Ok(()),

@@ -51,6 +51,7 @@
 //!     source_name *source;      /* only messages from this sender */
 //!     unsigned int wait_ms;     /* for the first message; 0: do not wait */
 //!     unsigned int max;         /* at most this many messages (and at most 256) */
+//!     unsigned int linger_ms;   /* then for more, until max; 0: answer at once */
 //! };
 //! struct receive_batch_reply { mailbox_status status; delivered messages<256>; };
 //! struct receipt { unsigned hyper id; unsigned int delivery; unsigned hyper incarnation; };
@@ -66,6 +67,7 @@
 //!     source_name *source;      /* then, as RECEIVE_BATCH: only messages from this sender */
 //!     unsigned int wait_ms;     /* for the first message; 0: do not wait */
 //!     unsigned int max;         /* at most this many messages (and at most 256) */
+//!     unsigned int linger_ms;   /* then for more, until max; 0: answer at once */
 //! };
 //! struct ack_receive_batch_reply {
 //!     mailbox_status status;    /* STORE_FAILED: the removals failed; the messages taken went back */
@@ -152,12 +154,12 @@ pub const RELEASE: u32 = 4;
 /// LIST(): every mailbox of the node, with its depth, consumers and rates.
 pub const LIST: u32 = 5;
 /// RECEIVE_BATCH(receive_batch_args): takes the next messages, waiting up to `wait_ms`
-/// for the first.
+/// for the first, then up to `linger_ms` for more.
 pub const RECEIVE_BATCH: u32 = 6;
 /// ACK_BATCH(ack_batch_args): removes many delivered messages.
 pub const ACK_BATCH: u32 = 7;
 /// ACK_RECEIVE_BATCH(ack_receive_batch_args): removes delivered messages, then takes the
-/// next ones, waiting up to `wait_ms` for the first.
+/// next ones, waiting up to `wait_ms` for the first, then up to `linger_ms` for more.
 pub const ACK_RECEIVE_BATCH: u32 = 8;
 
 /// The longest mailbox or source name.
@@ -303,6 +305,9 @@ pub struct ReceiveBatchArgs {
     pub wait_ms: u32,
     /// The most messages wanted (the node gives at most [`MAX_BATCH`]).
     pub max: u32,
+    /// How long to keep the batch open after its first message, for more up to `max`,
+    /// in milliseconds (bounded as the wait); 0: answer with what is there.
+    pub linger_ms: u32,
 }
 
 /// RECEIVE_BATCH's reply.
@@ -348,6 +353,9 @@ pub struct AckReceiveBatchArgs {
     pub wait_ms: u32,
     /// The most messages wanted (the node gives at most [`MAX_BATCH`]).
     pub max: u32,
+    /// How long to keep the batch open after its first message, for more up to `max`,
+    /// in milliseconds (bounded as the wait); 0: answer with what is there.
+    pub linger_ms: u32,
 }
 
 /// ACK_RECEIVE_BATCH's reply.

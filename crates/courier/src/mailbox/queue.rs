@@ -36,6 +36,28 @@ pub enum WhenFull {
     Reject,
 }
 
+/// How much a batch of deliveries ([`Queue::take_more`]) holds, and may hold: at most
+/// `max` messages and, beyond the first, at most `max_bytes` of bodies and source names.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch {
+    max: usize,
+    max_bytes: usize,
+    count: usize,
+    bytes: usize,
+}
+
+impl Batch {
+    /// An empty batch with these limits.
+    pub fn new(max: usize, max_bytes: usize) -> Batch {
+        Batch { max, max_bytes, count: 0, bytes: 0 }
+    }
+
+    /// Whether it holds `max` messages.
+    pub fn is_full(&self) -> bool {
+        self.count >= self.max
+    }
+}
+
 /// The limits and timeouts of a mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueConfig {
@@ -169,22 +191,30 @@ impl Queue {
     /// [`Queue::take`] does one: at most `max` of them, and beyond the first only while
     /// their bodies and source names come to at most `max_bytes` in all.
     pub fn take_many(&mut self, now: Instant, source: Option<&str>, max: usize, max_bytes: usize) -> Vec<Message> {
+        self.take_more(now, source, &mut Batch::new(max, max_bytes)).0
+    }
+
+    /// Adds to `batch` the oldest waiting messages (from `source`, if given) that fit in
+    /// it, delivered at `now` as [`Queue::take_many`] does; also whether the batch is
+    /// full: it stopped at its limits, not for want of messages.
+    pub fn take_more(&mut self, now: Instant, source: Option<&str>, batch: &mut Batch) -> (Vec<Message>, bool) {
         let mut taken = Vec::new();
-        let (mut bytes, mut from) = (0usize, 0);
-        while taken.len() < max {
+        let mut from = 0;
+        while batch.count < batch.max {
             let Some(offset) = self.waiting.range(from..).position(|m| source.is_none_or(|s| m.source == s)) else {
-                break;
+                return (taken, false);
             };
             let at = from + offset;
             let next = &self.waiting[at];
-            bytes = bytes.saturating_add(next.body.len() + next.source.len());
-            if !taken.is_empty() && bytes > max_bytes {
+            let bytes = batch.bytes.saturating_add(next.body.len() + next.source.len());
+            if batch.count > 0 && bytes > batch.max_bytes {
                 break;
             }
             taken.extend(self.deliver(at, now));
+            (batch.count, batch.bytes) = (batch.count + 1, bytes);
             from = at;
         }
-        taken
+        (taken, true)
     }
 
     /// Delivers the waiting message at `at`: in flight until `now` + the visibility
@@ -311,6 +341,24 @@ mod tests {
         assert!(q.release(last[0].id, 1));
         assert_eq!(q.take_many(now, Some("b"), 10, usize::MAX), [], "the source filter holds");
         assert_eq!(q.take_many(now, Some("a"), 10, usize::MAX)[0].deliveries, 2);
+    }
+
+    #[test]
+    fn a_batch_filled_in_steps_keeps_its_count_and_size() {
+        let now = Instant::now();
+        let mut q = queue(10, None);
+        let bodies = |(batch, full): (Vec<Message>, bool)| (batch.into_iter().map(|m| m.body).collect::<Vec<_>>(), full);
+        let mut batch = Batch::new(3, 8);
+        q.offer("a", body("11")).unwrap();
+        assert_eq!(bodies(q.take_more(now, None, &mut batch)), (vec![body("11")], false), "room for more");
+        for text in ["22", "33", "44"] {
+            q.offer("a", body(text)).unwrap();
+        }
+        assert_eq!(bodies(q.take_more(now, None, &mut batch)), (vec![body("22")], true), "8 bytes: the third does not fit");
+        let mut batch = Batch::new(2, usize::MAX);
+        assert_eq!(bodies(q.take_more(now, None, &mut batch)), (vec![body("33"), body("44")], true));
+        assert!(batch.is_full());
+        assert_eq!(bodies(q.take_more(now, None, &mut batch)), (vec![], true), "a full batch takes nothing more");
     }
 
     #[test]
