@@ -193,6 +193,31 @@ async fn demo() -> Result<Vec<String>, Error> {
     let settled = busy.ack_batch(&receipts).await?;
     log.say(mode, format!("consumer: acknowledged {} in one call", settled.iter().filter(|&&s| s).count()));
 
+    // A batch that lingers: open for 300 ms after its first message, it takes the readings
+    // that trickle in meanwhile, and acknowledges them with the next receive.
+    let (mode, trickle) = ("lingering batch", node.mailbox("trickle")?.with_linger(Duration::from_millis(300)));
+    let consumer = tokio::spawn({
+        let (log, trickle) = (log.clone(), trickle.clone());
+        async move {
+            let batch = trickle.receive_batch(None, 10, Duration::from_secs(5)).await?;
+            log.say(mode, format!("consumer: one call brought {} messages", batch.len()));
+            let receipts: Vec<_> = batch.iter().map(|delivery| delivery.receipt()).collect();
+            for delivery in &batch {
+                log.say(mode, format!("consumer: got {}", String::from_utf8_lossy(&delivery.message().body)));
+            }
+            let (settled, _) = trickle.ack_and_receive_batch(&receipts, None, 10, Duration::ZERO).await?;
+            log.say(mode, format!("consumer: acknowledged {} with its next receive", settled.len()));
+            Ok::<_, Error>(())
+        }
+    });
+    sleep(Duration::from_millis(50)).await;
+    for i in 1..=3 {
+        log.say(mode, format!("producer: send reading {i}"));
+        trickle.send("producer", format!("reading {i}").into()).await?;
+        sleep(Duration::from_millis(40)).await;
+    }
+    consumer.await??;
+
     // The blocking face, in process: a producer thread and a consumer thread.
     let blocking = tokio::task::spawn_blocking({
         let log = log.clone();
@@ -269,6 +294,9 @@ mod tests {
         at("[batches] consumer: one call brought 5 messages");
         assert_eq!(got(&lines, "batches"), ["reading 1", "reading 2", "reading 3", "reading 4", "reading 5"]);
         at("[batches] consumer: acknowledged 5 in one call");
+        at("[lingering batch] consumer: one call brought 3 messages");
+        assert_eq!(got(&lines, "lingering batch"), ["reading 1", "reading 2", "reading 3"]);
+        at("[lingering batch] consumer: acknowledged 3 with its next receive");
         assert_eq!(got(&lines, "blocking threads"), ["line 1", "line 2", "line 3"]);
     }
 }

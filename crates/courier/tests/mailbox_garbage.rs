@@ -119,7 +119,13 @@ fn valid_args(rng: &mut SmallRng, kind: u32) -> Vec<u8> {
         4 => {
             let source = rng.random_bool(0.5).then(|| name(rng));
             let max = [0, 1, 5, protocol::MAX_BATCH, u32::MAX][rng.random_range(0..5)];
-            courier_xdr::to_bytes(&ReceiveBatchArgs { mailbox: name(rng), source, wait_ms: wait_ms(rng), max, linger_ms: wait_ms(rng) })
+            courier_xdr::to_bytes(&ReceiveBatchArgs {
+                mailbox: name(rng),
+                source,
+                wait_ms: wait_ms(rng),
+                max,
+                linger_ms: wait_ms(rng),
+            })
         }
         5 => {
             let receipts = (0..rng.random_range(0..8)).map(|_| receipt(rng)).collect();

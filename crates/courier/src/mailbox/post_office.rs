@@ -195,8 +195,13 @@ impl PostOffice {
     }
 
     async fn receive(&self, call: &Call, args: ReceiveArgs) -> ReceiveReply {
-        let batch =
-            ReceiveBatchArgs { mailbox: args.mailbox, source: args.source, wait_ms: args.wait_ms, max: 1, linger_ms: 0 };
+        let batch = ReceiveBatchArgs {
+            mailbox: args.mailbox,
+            source: args.source,
+            wait_ms: args.wait_ms,
+            max: 1,
+            linger_ms: 0,
+        };
         let ReceiveBatchReply { status, messages } = self.receive_batch(call, batch).await;
         ReceiveReply { status, message: messages.into_vec().pop() }
     }

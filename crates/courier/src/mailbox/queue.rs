@@ -347,14 +347,19 @@ mod tests {
     fn a_batch_filled_in_steps_keeps_its_count_and_size() {
         let now = Instant::now();
         let mut q = queue(10, None);
-        let bodies = |(batch, full): (Vec<Message>, bool)| (batch.into_iter().map(|m| m.body).collect::<Vec<_>>(), full);
+        let bodies =
+            |(batch, full): (Vec<Message>, bool)| (batch.into_iter().map(|m| m.body).collect::<Vec<_>>(), full);
         let mut batch = Batch::new(3, 8);
         q.offer("a", body("11")).unwrap();
         assert_eq!(bodies(q.take_more(now, None, &mut batch)), (vec![body("11")], false), "room for more");
         for text in ["22", "33", "44"] {
             q.offer("a", body(text)).unwrap();
         }
-        assert_eq!(bodies(q.take_more(now, None, &mut batch)), (vec![body("22")], true), "8 bytes: the third does not fit");
+        assert_eq!(
+            bodies(q.take_more(now, None, &mut batch)),
+            (vec![body("22")], true),
+            "8 bytes: the third does not fit"
+        );
         let mut batch = Batch::new(2, usize::MAX);
         assert_eq!(bodies(q.take_more(now, None, &mut batch)), (vec![body("33"), body("44")], true));
         assert!(batch.is_full());
