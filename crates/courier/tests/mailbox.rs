@@ -251,19 +251,45 @@ async fn a_lingering_batch_takes_what_comes_until_it_is_full_and_leaves_the_rest
     assert_eq!(bodies(batch), [text("5")]);
     assert!(start.elapsed() >= Duration::from_millis(140), "{:?}", start.elapsed());
 
-    // What does not fit goes to another receiver.
+    // What does not fit goes to the receivers waiting, as many as it takes.
     let filling = receive(2, Duration::from_secs(5));
     until_waiting(&mailbox, 1).await;
-    let plain = receive(8, Duration::ZERO);
-    until_waiting(&mailbox, 2).await;
+    let plain = [(); 2].map(|_| {
+        let mailbox = mailbox.clone();
+        tokio::spawn(async move { mailbox.receive_timeout(None, Duration::from_secs(5)).await })
+    });
+    until_waiting(&mailbox, 3).await;
     mailbox.send("a", text("6")).await.unwrap();
-    until_waiting(&mailbox, 1).await;
-    // Both come before the filling receiver runs again (one thread, and no await between).
-    for body in ["7", "8"] {
+    until_waiting(&mailbox, 2).await;
+    // All come before the filling receiver runs again (one thread, and no await between).
+    for body in ["7", "8", "9"] {
         mailbox.send("a", text(body)).await.unwrap();
     }
     assert_eq!(bodies(filling.await.unwrap().0), [text("6"), text("7")]);
-    assert_eq!(bodies(plain.await.unwrap().0), [text("8")], "handed on when the batch was full");
+    let mut handed_on = Vec::new();
+    for receiver in plain {
+        let delivery = receiver.await.unwrap().expect("handed on when the batch was full");
+        handed_on.push(delivery.into_parts().0.body);
+    }
+    handed_on.sort();
+    assert_eq!(handed_on, [text("8"), text("9")]);
+
+    // A batch given up while it lingers goes back, first in line.
+    mailbox.send("a", text("10")).await.unwrap();
+    let given_up = mailbox.receive_batch_lingering(None, 8, Duration::from_secs(5), Duration::from_secs(5));
+    assert!(tokio::time::timeout(Duration::from_millis(100), given_up).await.is_err());
+    assert_eq!(mailbox.depth().0, 1);
+    let again = mailbox.try_receive(None).expect("back in line");
+    assert_eq!((again.message().body.clone(), again.message().deliveries), (text("10"), 2));
+
+    // A batch lingers at most half the visibility timeout (200 ms here): its first
+    // messages do not come back meanwhile.
+    let short = Mailbox::new("short", config());
+    short.send("a", text("x")).await.unwrap();
+    let start = std::time::Instant::now();
+    let batch = short.receive_batch_lingering(None, 8, Duration::from_secs(1), Duration::from_secs(5)).await;
+    assert_eq!((bodies(batch), short.depth()), (vec![text("x")], (0, 1)));
+    assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
 
     // No message, no linger: the wait for the first bounds the call.
     let start = std::time::Instant::now();

@@ -378,7 +378,6 @@ async fn a_receiver_acknowledges_a_batch_with_its_next_receive() {
     assert_eq!(stored(&node, "jobs"), 3, "job 3 not forgotten on disk (it comes back after a restart)");
 }
 
-/// How many messages of `mailbox` the node's store holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_that_lingers_gets_fuller_batches() {
     let mut config = config();
@@ -413,6 +412,7 @@ async fn a_receiver_that_lingers_gets_fuller_batches() {
     assert_eq!(bodies(&q.receive_batch(None, 10, Duration::ZERO).await.unwrap()), [text("6")]);
 }
 
+/// How many messages of `mailbox` the node's store holds.
 fn stored(node: &Node, mailbox: &str) -> usize {
     node.office.store().expect("durable").load(mailbox).unwrap().len()
 }

@@ -435,11 +435,18 @@ impl Mailbox {
         (settled, removal)
     }
 
+    /// Messages came back (given back, or past their visibility timeout): every receiver
+    /// looks again, those filling a batch too.
+    fn came_back(&self) {
+        self.shared.arrived.notify_waiters();
+        self.shared.fill.notify_waiters();
+    }
+
     /// Gives the delivery of `receipt` back unprocessed, first in line. False if that
     /// delivery is no longer in flight.
     pub fn release(&self, receipt: Receipt) -> bool {
         let released = self.lock().queue.release(receipt.id, self.delivery_of(receipt));
-        self.shared.arrived.notify_waiters();
+        self.came_back();
         released
     }
 
@@ -574,16 +581,16 @@ impl Mailbox {
     /// and beyond the first only while their bodies and sources come to at most
     /// `max_bytes`.
     pub(crate) fn take(&self, source: Option<&str>, max: usize, max_bytes: usize) -> Vec<Delivery> {
-        self.take_more(source, &mut Batch::new(max, max_bytes)).0
+        self.take_more(source, &mut Batch::new(max, max_bytes))
     }
 
     /// Adds to `batch` the oldest waiting messages (from `source`, if given) that fit in
-    /// it; also whether it is full ([`Queue::take_more`]).
-    pub(crate) fn take_more(&self, source: Option<&str>, batch: &mut Batch) -> (Vec<Delivery>, bool) {
+    /// it.
+    pub(crate) fn take_more(&self, source: Option<&str>, batch: &mut Batch) -> Vec<Delivery> {
         let mut state = self.lock();
         self.expire(&mut state);
         let now = Instant::now();
-        let (messages, full) = state.queue.take_more(now, source, batch);
+        let messages = state.queue.take_more(now, source, batch);
         for message in &messages {
             state.received.record(now);
             if let Some(taker) = state.takers.remove(&message.id) {
@@ -594,7 +601,7 @@ impl Mailbox {
         if let (false, Ok(runtime)) = (messages.is_empty(), tokio::runtime::Handle::try_current()) {
             self.shared.reaper.get_or_init(|| runtime.spawn(reap(Arc::downgrade(&self.shared))));
         }
-        (messages.into_iter().map(|message| Delivery { message, mailbox: self.clone() }).collect(), full)
+        messages.into_iter().map(|message| Delivery { message, mailbox: self.clone() }).collect()
     }
 
     /// Receives the next message (from `source`, if given), waiting for one.
@@ -610,9 +617,11 @@ impl Mailbox {
     }
 
     /// Receives a batch as [`Mailbox::receive_batch`] does, then keeps it open for
-    /// `linger` (at most) and takes what comes meanwhile, until it holds `max`: fewer,
-    /// fuller batches for a receiver that can wait that much longer. While a receiver
-    /// fills its batch, new messages go to it rather than to another receiver.
+    /// `linger` (at most; and at most half the visibility timeout) and takes what comes
+    /// meanwhile, until it holds `max`: fewer, fuller batches for a receiver that can
+    /// wait that much longer. While a receiver fills its batch, new messages go to it
+    /// rather than to another receiver. If the future is dropped meanwhile, what it took
+    /// goes back, first in line.
     pub async fn receive_batch_lingering(
         &self,
         source: Option<&str>,
@@ -621,9 +630,8 @@ impl Mailbox {
         linger: Duration,
     ) -> Vec<Delivery> {
         let mut batch = Batch::new(max, usize::MAX);
-        let mut taken = self.receive_batch_within(source, &mut batch, timeout).await;
-        self.linger(source, &mut batch, &mut taken, linger).await;
-        taken
+        let taken = self.receive_batch_within(source, &mut batch, timeout).await;
+        self.linger(source, &mut batch, taken, linger).await
     }
 
     /// [`Mailbox::receive_batch`] into `batch`.
@@ -636,41 +644,46 @@ impl Mailbox {
         if batch.is_full() {
             return Vec::new();
         }
-        let taken = self.wait_for(source, || Some(self.take_more(source, batch).0).filter(|b| !b.is_empty()));
+        let taken = self.wait_for(source, || Some(self.take_more(source, batch)).filter(|b| !b.is_empty()));
         tokio::time::timeout(timeout, taken).await.unwrap_or_default()
     }
 
-    /// Keeps a batch that has its first messages (`taken`) open for `linger` at most,
-    /// adding what comes until it is full. Messages that come meanwhile and do not fit
-    /// are handed on to the other receivers.
+    /// Keeps a batch that has its first messages (`taken`) open for `linger` at most (and
+    /// at most half the visibility timeout, so that none of them comes back meanwhile),
+    /// adding what comes until it is full ([`Filling`]).
     pub(crate) async fn linger(
         &self,
         source: Option<&str>,
         batch: &mut Batch,
-        taken: &mut Vec<Delivery>,
+        taken: Vec<Delivery>,
         linger: Duration,
-    ) {
+    ) -> Vec<Delivery> {
+        let linger = linger.min(self.lock().queue.config().visibility / 2);
         if taken.is_empty() || linger.is_zero() || batch.is_full() {
-            return;
+            return taken;
         }
-        let until = tokio::time::Instant::now() + linger;
-        let filling = Receiving::new(&self.shared.filling);
-        let _choosy = source.map(|_| Receiving::new(&self.shared.choosy));
-        loop {
+        let until = tokio::time::Instant::now().checked_add(linger);
+        let mut filling = Filling::new(self, source, taken);
+        while !batch.is_full() {
             let more = self.shared.fill.notified();
             tokio::pin!(more);
             more.as_mut().enable();
-            let (more_taken, full) = self.take_more(source, batch);
-            taken.extend(more_taken);
-            if full || tokio::time::timeout_at(until, more).await.is_err() {
+            filling.taken.extend(self.take_more(source, batch));
+            if batch.is_full() {
+                break;
+            }
+            let over = match until {
+                Some(until) => tokio::time::timeout_at(until, more).await.is_err(),
+                None => {
+                    more.await;
+                    false
+                }
+            };
+            if over {
                 break;
             }
         }
-        drop(filling);
-        // A message that came as this receiver stopped filling may have woken only it.
-        if self.lock().queue.waiting() > 0 {
-            self.shared.arrived.notify_one();
-        }
+        filling.finish()
     }
 
     /// Waits, as a receiver (from `source`, if given), until `take` takes something.
@@ -756,6 +769,49 @@ fn first_id() -> u64 {
     u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX / 2)
 }
 
+/// A receiver filling a batch ([`Mailbox::linger`]), counted as such (and as choosy, if
+/// it is) while it lives. When it ends, the messages left waiting — which, coming while
+/// it filled, woke only it — are handed on: as many waiting receivers are woken as there
+/// are messages (at most), and another filling receiver. A batch given up (its future
+/// dropped) goes back, first in line.
+struct Filling<'a> {
+    mailbox: &'a Mailbox,
+    taken: Vec<Delivery>,
+    _choosy: Option<Receiving<'a>>,
+}
+
+impl<'a> Filling<'a> {
+    fn new(mailbox: &'a Mailbox, source: Option<&str>, taken: Vec<Delivery>) -> Self {
+        mailbox.shared.filling.fetch_add(1, Ordering::SeqCst);
+        Filling { mailbox, taken, _choosy: source.map(|_| Receiving::new(&mailbox.shared.choosy)) }
+    }
+
+    /// The batch, complete.
+    fn finish(mut self) -> Vec<Delivery> {
+        std::mem::take(&mut self.taken)
+    }
+}
+
+impl Drop for Filling<'_> {
+    fn drop(&mut self) {
+        let shared = &self.mailbox.shared;
+        shared.filling.fetch_sub(1, Ordering::SeqCst);
+        // The newest first, so that the oldest ends up first in line.
+        for delivery in std::mem::take(&mut self.taken).into_iter().rev() {
+            delivery.release();
+        }
+        let waiting = self.mailbox.lock().queue.waiting();
+        if waiting > 0 {
+            for _ in 0..waiting.min(shared.receivers.load(Ordering::SeqCst)).max(1) {
+                shared.arrived.notify_one();
+            }
+            if shared.filling.load(Ordering::SeqCst) > 0 {
+                shared.fill.notify_one();
+            }
+        }
+    }
+}
+
 /// Counts a receiver as waiting while it lives.
 struct Receiving<'a>(&'a AtomicUsize);
 
@@ -788,6 +844,6 @@ async fn reap(shared: std::sync::Weak<Shared>) {
         let mut state = mailbox.lock();
         mailbox.expire(&mut state);
         drop(state);
-        mailbox.shared.arrived.notify_waiters();
+        mailbox.came_back();
     }
 }

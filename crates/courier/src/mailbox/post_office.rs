@@ -40,7 +40,8 @@ pub struct PostOfficeConfig {
     pub queue: QueueConfig,
     /// The most mailboxes (dead-letter ones included).
     pub max_mailboxes: usize,
-    /// The longest a call waits for room, for a receiver or for a message.
+    /// The longest a call waits for room, for a receiver or for a message; and the
+    /// longest a batch then stays open for more.
     pub max_wait: Duration,
 }
 
@@ -219,8 +220,8 @@ impl PostOffice {
     /// Takes a batch for a receive call: waits (at most `wait_ms`, as bounded by
     /// [`PostOffice::wait_for`]) for a message from `source`, if given, then takes it
     /// and those behind it, at most `max` (at least 1, at most [`MAX_BATCH`]) and, beyond
-    /// the first, at most what a reply on the call's transport carries; then, if it
-    /// waited, keeps the batch open for more for `linger_ms` (bounded alike).
+    /// the first, at most what a reply on the call's transport carries; then keeps the
+    /// batch open for more for `linger_ms` (bounded alike, [`Mailbox::linger`]).
     async fn take_batch(
         &self,
         call: &Call,
@@ -234,13 +235,12 @@ impl PostOffice {
         };
         let mut batch = Batch::new(max.clamp(1, MAX_BATCH) as usize, bytes);
         let wait = self.wait_for(call, Duration::from_millis(wait_ms.into()));
-        if wait.is_zero() {
-            return mailbox.take_more(source, &mut batch).0;
-        }
-        let mut taken = mailbox.receive_batch_within(source, &mut batch, wait).await;
+        let taken = match wait.is_zero() {
+            true => mailbox.take_more(source, &mut batch),
+            false => mailbox.receive_batch_within(source, &mut batch, wait).await,
+        };
         let linger = self.wait_for(call, Duration::from_millis(linger_ms.into()));
-        mailbox.linger(source, &mut batch, &mut taken, linger).await;
-        taken
+        mailbox.linger(source, &mut batch, taken, linger).await
     }
 
     /// Settles the receipts, then receives: the removals of persisted messages are

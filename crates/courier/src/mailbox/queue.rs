@@ -44,17 +44,20 @@ pub struct Batch {
     max_bytes: usize,
     count: usize,
     bytes: usize,
+    /// A message waiting did not fit in its bytes.
+    overflowed: bool,
 }
 
 impl Batch {
     /// An empty batch with these limits.
     pub fn new(max: usize, max_bytes: usize) -> Batch {
-        Batch { max, max_bytes, count: 0, bytes: 0 }
+        Batch { max, max_bytes, count: 0, bytes: 0, overflowed: false }
     }
 
-    /// Whether it holds `max` messages.
+    /// Whether it takes nothing more: it holds `max` messages, or a message waiting
+    /// did not fit in its bytes.
     pub fn is_full(&self) -> bool {
-        self.count >= self.max
+        self.count >= self.max || self.overflowed
     }
 }
 
@@ -191,30 +194,30 @@ impl Queue {
     /// [`Queue::take`] does one: at most `max` of them, and beyond the first only while
     /// their bodies and source names come to at most `max_bytes` in all.
     pub fn take_many(&mut self, now: Instant, source: Option<&str>, max: usize, max_bytes: usize) -> Vec<Message> {
-        self.take_more(now, source, &mut Batch::new(max, max_bytes)).0
+        self.take_more(now, source, &mut Batch::new(max, max_bytes))
     }
 
     /// Adds to `batch` the oldest waiting messages (from `source`, if given) that fit in
-    /// it, delivered at `now` as [`Queue::take_many`] does; also whether the batch is
-    /// full: it stopped at its limits, not for want of messages.
-    pub fn take_more(&mut self, now: Instant, source: Option<&str>, batch: &mut Batch) -> (Vec<Message>, bool) {
+    /// it, delivered at `now` as [`Queue::take_many`] does.
+    pub fn take_more(&mut self, now: Instant, source: Option<&str>, batch: &mut Batch) -> Vec<Message> {
         let mut taken = Vec::new();
         let mut from = 0;
-        while batch.count < batch.max {
+        while !batch.is_full() {
             let Some(offset) = self.waiting.range(from..).position(|m| source.is_none_or(|s| m.source == s)) else {
-                return (taken, false);
+                break;
             };
             let at = from + offset;
             let next = &self.waiting[at];
             let bytes = batch.bytes.saturating_add(next.body.len() + next.source.len());
             if batch.count > 0 && bytes > batch.max_bytes {
+                batch.overflowed = true;
                 break;
             }
             taken.extend(self.deliver(at, now));
             (batch.count, batch.bytes) = (batch.count + 1, bytes);
             from = at;
         }
-        (taken, true)
+        taken
     }
 
     /// Delivers the waiting message at `at`: in flight until `now` + the visibility
@@ -347,23 +350,20 @@ mod tests {
     fn a_batch_filled_in_steps_keeps_its_count_and_size() {
         let now = Instant::now();
         let mut q = queue(10, None);
-        let bodies =
-            |(batch, full): (Vec<Message>, bool)| (batch.into_iter().map(|m| m.body).collect::<Vec<_>>(), full);
+        let bodies = |batch: Vec<Message>| batch.into_iter().map(|m| m.body).collect::<Vec<_>>();
         let mut batch = Batch::new(3, 8);
         q.offer("a", body("11")).unwrap();
-        assert_eq!(bodies(q.take_more(now, None, &mut batch)), (vec![body("11")], false), "room for more");
+        assert_eq!(bodies(q.take_more(now, None, &mut batch)), [body("11")]);
+        assert!(!batch.is_full(), "room for more");
         for text in ["22", "33", "44"] {
             q.offer("a", body(text)).unwrap();
         }
-        assert_eq!(
-            bodies(q.take_more(now, None, &mut batch)),
-            (vec![body("22")], true),
-            "8 bytes: the third does not fit"
-        );
+        assert_eq!(bodies(q.take_more(now, None, &mut batch)), [body("22")]);
+        assert!(batch.is_full(), "8 bytes: the third does not fit");
         let mut batch = Batch::new(2, usize::MAX);
-        assert_eq!(bodies(q.take_more(now, None, &mut batch)), (vec![body("33"), body("44")], true));
+        assert_eq!(bodies(q.take_more(now, None, &mut batch)), [body("33"), body("44")]);
         assert!(batch.is_full());
-        assert_eq!(bodies(q.take_more(now, None, &mut batch)), (vec![], true), "a full batch takes nothing more");
+        assert!(q.take_more(now, None, &mut batch).is_empty(), "a full batch takes nothing more");
     }
 
     #[test]

@@ -254,8 +254,9 @@ impl RemoteMailbox {
     /// Receives a batch in one call (RECEIVE_BATCH): waits at most `timeout` for a
     /// message (from `source`, if given), then takes it and those waiting behind it, at
     /// most `max` (and at most [`MAX_BATCH`], and beyond the first at most
-    /// [`MAX_BODY`] bytes of bodies and sources). Empty if none came in time. Acknowledge them
-    /// together with [`RemoteMailbox::ack_batch`].
+    /// [`MAX_BODY`] bytes of bodies and sources), and with a linger
+    /// ([`RemoteMailbox::with_linger`]) what comes meanwhile. Empty if none came in time.
+    /// Acknowledge them together with [`RemoteMailbox::ack_batch`].
     pub async fn receive_batch(
         &self,
         source: Option<&str>,
@@ -331,7 +332,7 @@ impl RemoteMailbox {
             max,
             linger_ms: millis(self.linger),
         };
-        let options = CallOptions { timeout: Some(wait + self.linger + SLACK), ..CallOptions::default() };
+        let options = CallOptions { timeout: Some(self.lingering(wait)), ..CallOptions::default() };
         let reply: AckReceiveBatchReply = self.office.call(ACK_RECEIVE_BATCH, &args, options).await?;
         match reply.status {
             Status::TooMany => return Err(RemoteError::TooMany),
@@ -376,17 +377,14 @@ impl RemoteMailbox {
         wait: Duration,
     ) -> Result<Vec<RemoteDelivery>, RemoteError> {
         let (mailbox, source, wait_ms) = (self.name.clone(), source.map(name).transpose()?, millis(wait));
-        let timeout = match max {
-            1 => wait + SLACK,
-            _ => wait + self.linger + SLACK,
-        };
-        let options = CallOptions { timeout: Some(timeout), ..CallOptions::default() };
         let (status, messages) = if max == 1 {
             let args = ReceiveArgs { mailbox, source, wait_ms };
+            let options = CallOptions { timeout: Some(wait + SLACK), ..CallOptions::default() };
             let reply: ReceiveReply = self.office.call(RECEIVE, &args, options).await?;
             (reply.status, reply.message.into_iter().collect())
         } else {
             let args = ReceiveBatchArgs { mailbox, source, wait_ms, max, linger_ms: millis(self.linger) };
+            let options = CallOptions { timeout: Some(self.lingering(wait)), ..CallOptions::default() };
             let reply: ReceiveBatchReply = self.office.call(RECEIVE_BATCH, &args, options).await?;
             (reply.status, reply.messages.into_vec())
         };
@@ -394,6 +392,12 @@ impl RemoteMailbox {
             return Err(RemoteError::TooMany);
         }
         Ok(messages.into_iter().map(|m| self.delivery(m)).collect())
+    }
+
+    /// How long to wait for the answer to a batch receive that waits `wait` at the node,
+    /// then lingers.
+    fn lingering(&self, wait: Duration) -> Duration {
+        wait.saturating_add(self.linger).saturating_add(SLACK)
     }
 
     fn delivery(&self, m: Delivered) -> RemoteDelivery {

@@ -17,7 +17,8 @@ pub struct MailboxStats {
     pub waiting: u64,
     /// Messages delivered and not yet acknowledged.
     pub in_flight: u64,
-    /// Receivers waiting for a message now.
+    /// Receivers waiting for a message now (not those filling a batch they have begun,
+    /// [`Mailbox::receive_batch_lingering`](super::Mailbox::receive_batch_lingering)).
     pub consumers: u32,
     /// Whether durable sends persist messages.
     pub durable: bool,
