@@ -442,6 +442,20 @@ impl Mailbox {
         self.shared.fill.notify_waiters();
     }
 
+    /// Gives a batch taken from this mailbox back unprocessed, first in line and in its
+    /// order (the newest goes back first, so that the oldest ends up first).
+    pub(crate) fn give_back(&self, batch: Vec<Delivery>) {
+        if batch.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        for delivery in batch.into_iter().rev() {
+            state.queue.release(delivery.message.id, delivery.message.deliveries);
+        }
+        drop(state);
+        self.came_back();
+    }
+
     /// Gives the delivery of `receipt` back unprocessed, first in line. False if that
     /// delivery is no longer in flight.
     pub fn release(&self, receipt: Receipt) -> bool {
@@ -568,20 +582,18 @@ impl Mailbox {
 
     /// Non-blocking receive: the oldest message (from `source`, if given), if any.
     pub fn try_receive(&self, source: Option<&str>) -> Option<Delivery> {
-        self.take(source, 1, usize::MAX).pop()
+        self.take(source, 1).pop()
     }
 
     /// Non-blocking receive of a batch: the oldest messages (from `source`, if given),
     /// at most `max` of them; each is a delivery of its own, to acknowledge or release.
     pub fn try_receive_batch(&self, source: Option<&str>, max: usize) -> Vec<Delivery> {
-        self.take(source, max, usize::MAX)
+        self.take(source, max)
     }
 
-    /// Delivers the oldest waiting messages (from `source`, if given): at most `max`,
-    /// and beyond the first only while their bodies and sources come to at most
-    /// `max_bytes`.
-    pub(crate) fn take(&self, source: Option<&str>, max: usize, max_bytes: usize) -> Vec<Delivery> {
-        self.take_more(source, &mut Batch::new(max, max_bytes))
+    /// Delivers the oldest waiting messages (from `source`, if given), at most `max`.
+    fn take(&self, source: Option<&str>, max: usize) -> Vec<Delivery> {
+        self.take_more(source, &mut Batch::new(max, usize::MAX))
     }
 
     /// Adds to `batch` the oldest waiting messages (from `source`, if given) that fit in
@@ -658,13 +670,13 @@ impl Mailbox {
         taken: Vec<Delivery>,
         linger: Duration,
     ) -> Vec<Delivery> {
-        let linger = linger.min(self.lock().queue.config().visibility / 2);
         if taken.is_empty() || linger.is_zero() || batch.is_full() {
             return taken;
         }
+        let linger = linger.min(self.lock().queue.config().visibility / 2);
         let until = tokio::time::Instant::now().checked_add(linger);
         let mut filling = Filling::new(self, source, taken);
-        while !batch.is_full() {
+        loop {
             let more = self.shared.fill.notified();
             tokio::pin!(more);
             more.as_mut().enable();
@@ -796,10 +808,7 @@ impl Drop for Filling<'_> {
     fn drop(&mut self) {
         let shared = &self.mailbox.shared;
         shared.filling.fetch_sub(1, Ordering::SeqCst);
-        // The newest first, so that the oldest ends up first in line.
-        for delivery in std::mem::take(&mut self.taken).into_iter().rev() {
-            delivery.release();
-        }
+        self.mailbox.give_back(std::mem::take(&mut self.taken));
         let waiting = self.mailbox.lock().queue.waiting();
         if waiting > 0 {
             for _ in 0..waiting.min(shared.receivers.load(Ordering::SeqCst)).max(1) {

@@ -267,10 +267,7 @@ impl PostOffice {
             None => Ok(()),
         };
         if let Err(e) = removed {
-            // Each goes back first in line: the newest first, so the oldest ends up first.
-            for delivery in batch.into_iter().rev() {
-                delivery.release();
-            }
+            mailbox.give_back(batch);
             return reply(Status::StoreFailed, Vec::new(), BoundedVec::default(), not_forgotten(e));
         }
         reply(Status::Ok, settled, on_the_wire(batch), String::new())
